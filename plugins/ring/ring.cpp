@@ -268,6 +268,19 @@ public:
     wakeups.fetch_add (1, std::memory_order_relaxed);
   }
 
+  /* The writer's wake-up: one FUTEX_WAKE of one sleeper, whatever the
+   * number of readers; the woken reader wakes the others (relay). So the
+   * writer's syscall costs the same for 1 or 100 sleeping readers. */
+  void wake_one_to_relay () noexcept
+  {
+    futex.fetch_add (1, std::memory_order_release);
+    /* release: pairs with the relaying reader's exchange; the flag is only
+     * a hint (a stale true costs one extra notify_all). */
+    relay.store (true, std::memory_order_release);
+    futex.notify_one ();
+    wakeups.fetch_add (1, std::memory_order_relaxed);
+  }
+
   void wake_writer () noexcept
   {
     writer_futex.fetch_add (1, std::memory_order_release);
@@ -314,6 +327,9 @@ public:
    * docs/design/ring.md). */
   alignas (64) std::atomic<guint32> futex{ 0 };
   std::atomic<bool> need_wake{ false };
+  /* Set by the writer's wake_one_to_relay, taken by the first reader that
+   * wakes, which then wakes every other sleeper. */
+  std::atomic<bool> relay{ false };
 
   /* seq_cst: checked by sleepers after announcing themselves. */
   alignas (64) std::atomic<bool> flushing{ false };
@@ -503,7 +519,7 @@ RingWriter::push (GstMiniObject *obj, guint32 flags,
     r.last_sync.store (s, std::memory_order_release);
   if (r.need_wake.load (std::memory_order_seq_cst)
       && r.need_wake.exchange (false, std::memory_order_seq_cst))
-    r.wake_readers ();
+    r.wake_one_to_relay ();
   return PushResult::Ok;
 }
 
@@ -852,6 +868,10 @@ RingReader::pop_impl (RingItem &item, bool wait) noexcept
         continue;
       r.sleeps.fetch_add (1, std::memory_order_relaxed);
       r.futex.wait (f, std::memory_order_seq_cst);
+      /* The writer woke only one of us: pass it on to the others. */
+      if (r.relay.load (std::memory_order_relaxed)
+          && r.relay.exchange (false, std::memory_order_acq_rel))
+        r.futex.notify_all ();
       continue;
     }
 
