@@ -346,6 +346,9 @@ public:
   /* Writer announces it sleeps (seq_cst, Dekker with Block readers'
    * cursor stores) and sleeps on writer_futex. */
   std::atomic<gint> writer_waiting{ 0 };
+  /* The Block cursor worth waking the writer for (seq_cst, stored before
+   * writer_waiting; see push ()). */
+  std::atomic<guint64> writer_wants{ 0 };
   std::atomic<guint32> writer_futex{ 0 };
 
   /* Writer-private state (one writer by construction). */
@@ -456,7 +459,12 @@ RingWriter::push (GstMiniObject *obj, guint32 flags,
           r.w_block_limit = m == kNone ? kNone : m + r.cap;
           break;
         }
-        /* Wait: announce, re-check, sleep. */
+        /* Wait: announce, re-check, sleep. Hysteresis: wake up only when
+         * the slowest Block reader has freed cap/8 more slots, so a writer
+         * paced by its readers rescans them once per cap/8 items, not once
+         * per item. writer_wants is the cursor that frees them. */
+        const guint64 slack = r.cap / 8;
+        r.writer_wants.store (s - r.cap + 1 + slack, std::memory_order_seq_cst);
         r.writer_waiting.store (1, std::memory_order_seq_cst);
         guint32 f = r.writer_futex.load (std::memory_order_seq_cst);
         if (r.flushing.load (std::memory_order_seq_cst)) {
@@ -465,7 +473,7 @@ RingWriter::push (GstMiniObject *obj, guint32 flags,
           return PushResult::Flushing;
         }
         m = r.min_block_cursor ();
-        if (m == kNone || s < m + r.cap) {
+        if (m == kNone || s + slack < m + r.cap) {
           r.writer_waiting.store (0, std::memory_order_relaxed);
           continue;
         }
@@ -859,8 +867,13 @@ RingReader::pop_impl (RingItem &item, bool wait) noexcept
         return PopResult::Empty;
       /* Announce, re-check, sleep (Dekker with push's head store and
        * need_wake exchange, all seq_cst). */
-      r.need_wake.store (true, std::memory_order_seq_cst);
+      /* Read the futex word *before* announcing: a wake-up that takes our
+       * announcement after this load changes the word, so the wait below
+       * returns at once. (Announcing first would let a wake-up for an older
+       * head consume the announcement while we then sleep on the new word:
+       * a lost wake-up.) */
       guint32 f = r.futex.load (std::memory_order_seq_cst);
+      r.need_wake.store (true, std::memory_order_seq_cst);
       if (r.head.load (std::memory_order_seq_cst) > st.cursor
           || r.flushing.load (std::memory_order_seq_cst)
           || st.woken.load (std::memory_order_seq_cst)
@@ -981,7 +994,8 @@ RingReader::pop_impl (RingItem &item, bool wait) noexcept
     if (st.applied == LagPolicy::Block) {
       /* seq_cst: Dekker with the writer's writer_waiting store. */
       st.slot->cursor.store (st.cursor, std::memory_order_seq_cst);
-      if (r.writer_waiting.load (std::memory_order_seq_cst))
+      if (r.writer_waiting.load (std::memory_order_seq_cst)
+          && st.cursor >= r.writer_wants.load (std::memory_order_seq_cst))
         r.wake_writer ();
     } else {
       st.slot->cursor.store (st.cursor, std::memory_order_relaxed);

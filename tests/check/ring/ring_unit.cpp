@@ -293,6 +293,28 @@ RING_TEST (policy_block_is_lossless)
   pool.check_refcounts_are_one ();
 }
 
+/* A writer paced by one Block reader on a tiny ring: the two wake each
+ * other all the time, so a lost wake-up on either side hangs this test
+ * (and meson's timeout fails it). */
+RING_TEST (block_ping_pong_loses_no_wakeup)
+{
+  Pool pool (16);
+  {
+    auto w = make_ring (64);
+    RingReader r (w->ring (), LagPolicy::Block, StartPosition::Oldest);
+    const guint n = g_getenv ("RING_UNIT_SHORT") ? 20000 : 1000000;
+    std::thread writer ([&] { push_n (*w, pool, 0, n, 0); });
+    RingItem it;
+    for (guint64 i = 0; i < n; i++) {
+      CHECK (r.pop (it) == PopResult::Ok);
+      CHECK_EQ (it.seq, i);
+    }
+    writer.join ();
+    CHECK (ring_stats (*w->ring ()).sleeps > 0);
+  }
+  pool.check_refcounts_are_one ();
+}
+
 RING_TEST (block_reader_leaving_releases_writer)
 {
   Pool pool (8);
