@@ -1,0 +1,1607 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* fanout-rtsp-server: sources captured once, mounts and clients on
+ * gst-rtsp-server, /metrics and /stats on libsoup 3.
+ *
+ *   source pipeline   SOURCE ! ... ! fanoutsink channel=NAME
+ *   mount encoder     fanoutsrc channel=NAME ! ... ! ENCODER name=enc
+ *                       ! fanoutsink channel=NAME:/PATH   (codec != copy)
+ *   mount media       ( fanoutsrc channel=NAME:/PATH ! PAYLOADER name=pay0 )
+ *                     shared: one media per mount; isolated: one per client,
+ *                     each on its own ring cursor.
+ *
+ * Threads: the server's main context (RTSP accept, HTTP, bus watches,
+ * retries), gst-rtsp-server's client and media threads (client signals),
+ * streaming threads (pad probes). Locks, in order: Server::lock (clients
+ * and their state), Mount::lock (join bookkeeping, live medias). Nothing
+ * calls out (state change, event, signal) while holding either. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "fanoutserverprivate.h"
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gst/rtsp-server/rtsp-server.h>
+#include <libsoup/soup.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdarg>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gstfanoutraii.h"
+
+GST_DEBUG_CATEGORY_STATIC (fanout_server_debug);
+#define GST_CAT_DEFAULT fanout_server_debug
+
+namespace gstfanout
+{
+
+static const char *const kWriter = "fanoutsink";
+static const char *const kReader = "fanoutsrc";
+
+static bool
+element_exists (const char *name) noexcept
+{
+  GstElementFactory *f = gst_element_factory_find (name);
+  if (!f)
+    return false;
+  gst_object_unref (f);
+  return true;
+}
+
+static std::string
+quote (const std::string &s)
+{
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+/* The writer end of channel @channel (element named "ring") holding
+ * @capacity items: a few raw frames (they are large and their readers are
+ * encoders that keep up), or a GOP or more of encoded frames (a new reader
+ * starts at the newest keyframe). */
+static std::string
+writer_desc (const std::string &channel, guint capacity)
+{
+  return std::string (kWriter) + " name=ring capacity="
+         + std::to_string (capacity) + " channel=" + quote (channel);
+}
+
+/* A reader of channel @channel (element named "ringsrc"). */
+static std::string
+reader_desc (const std::string &channel)
+{
+  return std::string (kReader) + " name=ringsrc channel=" + quote (channel);
+}
+
+struct Server;
+
+/* Reads a numeric property of any integer type, 0 when absent. */
+guint64
+get_uint_prop (gpointer obj, const char *name) noexcept
+{
+  GParamSpec *ps
+      = g_object_class_find_property (G_OBJECT_GET_CLASS (obj), name);
+  if (!ps)
+    return 0;
+  GValue v = G_VALUE_INIT, u = G_VALUE_INIT;
+  g_value_init (&v, ps->value_type);
+  g_value_init (&u, G_TYPE_UINT64);
+  g_object_get_property (G_OBJECT (obj), name, &v);
+  guint64 r = 0;
+  if (g_value_transform (&v, &u))
+    r = g_value_get_uint64 (&u);
+  g_value_unset (&v);
+  g_value_unset (&u);
+  return r;
+}
+
+static void log_line (const Server *s, const char *fmt, ...)
+    G_GNUC_PRINTF (2, 3);
+
+static void
+log_line (const Server *s, const char *fmt, ...)
+{
+  if (s && s->cfg.quiet)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  gchar *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  GDateTime *now = g_date_time_new_now_utc ();
+  gchar *ts = g_date_time_format (now, "%H:%M:%S");
+  g_printerr ("%s fanout-rtsp-server: %s\n", ts, msg);
+  g_free (ts);
+  g_date_time_unref (now);
+  g_free (msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Descriptions                                                        */
+
+static const char *
+h264_encoder () noexcept
+{
+  if (element_exists ("x264enc"))
+    return "x264enc";
+  if (element_exists ("openh264enc"))
+    return "openh264enc";
+  return nullptr;
+}
+
+/* Checks that @codec can be produced and payloaded. */
+static bool
+check_codec (Codec codec, const std::string &path, GError **error) noexcept
+{
+  const char *need = nullptr, *pkg = nullptr;
+  switch (codec) {
+  case Codec::Auto:
+  case Codec::H264:
+    if (!h264_encoder ())
+      need = "x264enc or openh264enc", pkg = "gstreamer1.0-plugins-ugly";
+    else if (!element_exists ("rtph264pay") || !element_exists ("h264parse"))
+      need = "rtph264pay and h264parse",
+      pkg = "gstreamer1.0-plugins-good and -bad";
+    break;
+  case Codec::Mjpeg:
+    if (!element_exists ("jpegenc") || !element_exists ("rtpjpegpay"))
+      need = "jpegenc and rtpjpegpay", pkg = "gstreamer1.0-plugins-good";
+    break;
+  case Codec::Vp8:
+    if (!element_exists ("vp8enc") || !element_exists ("rtpvp8pay"))
+      need = "vp8enc and rtpvp8pay", pkg = "gstreamer1.0-plugins-good";
+    break;
+  case Codec::Copy:
+    break;
+  }
+  if (need) {
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                 "codec %s for mount %s needs %s, which is not installed: "
+                 "install %s or pick another codec=",
+                 codec_name (codec), path.c_str (), need, pkg);
+    return false;
+  }
+  return true;
+}
+
+static const char *const kTestSpecHelp
+    = "use test, test:WxH or test:WxH@FPS, e.g. test:1280x720@30";
+
+/* The part of a source pipeline before the writer. */
+static bool
+source_head (Source &s, std::string *head, GError **error) noexcept
+{
+  const std::string &spec = s.cfg.spec;
+  if (spec == "test" || g_str_has_prefix (spec.c_str (), "test:")) {
+    guint w = 1280, h = 720, fps = 30;
+    if (spec.size () > 5) {
+      char tail = 0;
+      int n = sscanf (spec.c_str () + 5, "%ux%u@%u%c", &w, &h, &fps, &tail);
+      if ((n != 2 && n != 3) || w < 16 || h < 16 || w > 7680 || h > 4320
+          || fps == 0 || fps > 240) {
+        g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                     "bad test source '%s' for %s: %s", spec.c_str (),
+                     s.cfg.name.c_str (), kTestSpecHelp);
+        return false;
+      }
+    }
+    /* A moving SMPTE pattern with two text overlays: real detail, so that
+     * an encoder spends the bitrate it is given. */
+    gchar *d = g_strdup_printf (
+        "videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
+        "! video/x-raw,format=I420,width=%u,height=%u,framerate=%u/1 %s",
+        w, h, fps,
+        element_exists ("clockoverlay")
+            ? "! timeoverlay halignment=left valignment=bottom "
+              "font-desc=\"Sans 20\" ! clockoverlay halignment=right "
+              "valignment=top font-desc=\"Sans 20\" time-format=\"%H:%M:%S\""
+            : "");
+    *head = d;
+    g_free (d);
+    return true;
+  }
+  if (spec == "v4l2" || g_str_has_prefix (spec.c_str (), "v4l2:")) {
+    s.v4l2 = true;
+    s.device = spec.size () > 5 ? spec.substr (5) : "/dev/video0";
+    if (!element_exists ("v4l2src")) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                   "source %s needs v4l2src, which is not installed: install "
+                   "gstreamer1.0-plugins-good",
+                   s.cfg.name.c_str ());
+      return false;
+    }
+    if (!g_file_test (s.device.c_str (), G_FILE_TEST_EXISTS)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                   "camera %s for source %s does not exist: plug it in, or "
+                   "pick one from fanout-rtsp-server --list-devices",
+                   s.device.c_str (), s.cfg.name.c_str ());
+      return false;
+    }
+    /* Completed in probe_v4l2 () once the camera's formats are known. */
+    *head = "v4l2src device=" + quote (s.device);
+    return true;
+  }
+  if (g_str_has_prefix (spec.c_str (), "launch:")) {
+    s.capacity = 64; /* raw or encoded: 2 s at 30 fps */
+    *head = spec.substr (7);
+    if (head->find_first_not_of (" \t") == std::string::npos) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "empty launch source for %s: write launch:PIPELINE, e.g. "
+                   "launch:videotestsrc is-live=true",
+                   s.cfg.name.c_str ());
+      return false;
+    }
+    return true;
+  }
+  if (g_str_has_prefix (spec.c_str (), "rtsp://")
+      || g_str_has_prefix (spec.c_str (), "rtsps://")
+      || g_str_has_prefix (spec.c_str (), "rtspt://")) {
+    /* Relay: depayload and parse, never decode; mounts copy or re-encode. */
+    s.capacity = 512; /* encoded: several GOPs */
+    *head = "rtspsrc location=" + quote (spec) + " latency=200 ! parsebin";
+    return true;
+  }
+  if (gst_uri_is_valid (spec.c_str ())) {
+    gchar *proto = gst_uri_get_protocol (spec.c_str ());
+    bool ok = gst_uri_protocol_is_supported (GST_URI_SRC, proto);
+    g_free (proto);
+    if (!ok) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                   "no element reads URI %s (source %s): install the plugin "
+                   "for that protocol or use launch:PIPELINE",
+                   spec.c_str (), s.cfg.name.c_str ());
+      return false;
+    }
+    /* clocksync paces files to the clock, as a camera would be. */
+    *head = "uridecodebin uri=" + quote (spec) + " ! videoconvert ! clocksync";
+    return true;
+  }
+  g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+               "unknown source '%s' for %s: use test, v4l2[:DEVICE], "
+               "rtsp://HOST/PATH, a URI (file:///...) or launch:PIPELINE",
+               spec.c_str (), s.cfg.name.c_str ());
+  return false;
+}
+
+/* Opens the camera once to read its formats: its own H.264 or MJPEG is
+ * passed through, else raw video. A busy or broken camera fails here. */
+static bool
+probe_v4l2 (Source &s, std::string *head, GError **error) noexcept
+{
+  GstElement *src = gst_element_factory_make ("v4l2src", nullptr);
+  if (!src) {
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                 "cannot create v4l2src: install gstreamer1.0-plugins-good");
+    return false;
+  }
+  g_object_set (src, "device", s.device.c_str (), nullptr);
+  if (gst_element_set_state (src, GST_STATE_READY)
+      == GST_STATE_CHANGE_FAILURE) {
+    gst_element_set_state (src, GST_STATE_NULL);
+    gst_object_unref (src);
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                 "cannot open camera %s for source %s (busy or not a "
+                 "camera): close the program using it, or pick another "
+                 "device from --list-devices",
+                 s.device.c_str (), s.cfg.name.c_str ());
+    return false;
+  }
+  GstPad *pad = gst_element_get_static_pad (src, "src");
+  GstCaps *caps = gst_pad_query_caps (pad, nullptr);
+  bool h264 = false, jpeg = false;
+  for (guint i = 0; i < gst_caps_get_size (caps); i++) {
+    const char *n = gst_structure_get_name (gst_caps_get_structure (caps, i));
+    h264 = h264 || g_str_equal (n, "video/x-h264");
+    jpeg = jpeg || g_str_equal (n, "image/jpeg");
+  }
+  gst_caps_unref (caps);
+  gst_object_unref (pad);
+  gst_element_set_state (src, GST_STATE_NULL);
+  gst_object_unref (src);
+  if (h264 || jpeg)
+    s.capacity = 512; /* the camera's own encoding: several GOPs */
+  if (h264)
+    *head += " ! video/x-h264 ! h264parse config-interval=-1";
+  else if (jpeg)
+    *head += " ! image/jpeg ! jpegparse";
+  else
+    *head += " ! videoconvert";
+  return true;
+}
+
+static std::string
+encoder_chain (const Mount &m, guint src_fps)
+{
+  guint fps = m.cfg.fps ? m.cfg.fps : (src_fps ? src_fps : 30);
+  guint keyint = MAX (1u, (guint)std::lround (m.cfg.gop * fps));
+  gchar *d = nullptr;
+  switch (m.codec) {
+  case Codec::Mjpeg:
+    d = g_strdup_printf ("jpegenc name=enc quality=85");
+    break;
+  case Codec::Vp8:
+    d = g_strdup_printf ("vp8enc name=enc deadline=1 cpu-used=8 "
+                         "end-usage=cbr target-bitrate=%u "
+                         "keyframe-max-dist=%u lag-in-frames=0 "
+                         "error-resilient=default",
+                         m.cfg.bitrate * 1000, keyint);
+    break;
+  default:
+    if (g_str_equal (h264_encoder (), "x264enc"))
+      d = g_strdup_printf ("x264enc name=enc tune=zerolatency "
+                           "speed-preset=ultrafast bitrate=%u "
+                           "key-int-max=%u ! video/x-h264,profile=baseline "
+                           "! h264parse config-interval=-1",
+                           m.cfg.bitrate, keyint);
+    else
+      d = g_strdup_printf ("openh264enc name=enc complexity=low "
+                           "bitrate=%u gop-size=%u ! h264parse "
+                           "config-interval=-1",
+                           m.cfg.bitrate * 1000, keyint);
+    break;
+  }
+  std::string r = d;
+  g_free (d);
+  return r;
+}
+
+/* Two GOPs of encoded frames (at least 64 items). */
+static guint
+mount_ring_capacity (const Mount &m, guint src_fps)
+{
+  guint fps = m.cfg.fps ? m.cfg.fps : (src_fps ? src_fps : 30);
+  return MAX (64u, (guint)std::lround (2.0 * m.cfg.gop * fps) + 8);
+}
+
+static const char *
+payloader_for (Codec c) noexcept
+{
+  switch (c) {
+  case Codec::Mjpeg:
+    return "rtpjpegpay name=pay0 pt=26";
+  case Codec::Vp8:
+    return "rtpvp8pay name=pay0 pt=96";
+  default:
+    return "rtph264pay name=pay0 pt=96 config-interval=-1";
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Runners                                                             */
+
+static gboolean runner_bus_cb (GstBus *, GstMessage *msg,
+                               gpointer data) noexcept;
+
+static GstPadProbeReturn
+writer_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  auto *r = static_cast<Runner *> (data);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
+      GstCaps *caps = nullptr;
+      gst_event_parse_caps (ev, &caps);
+      std::lock_guard<std::mutex> g (r->caps_lock);
+      gst_caps_replace (&r->caps, caps);
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  bool key = true;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+    key = !GST_BUFFER_FLAG_IS_SET (GST_PAD_PROBE_INFO_BUFFER (info),
+                                   GST_BUFFER_FLAG_DELTA_UNIT);
+  if (key) {
+    {
+      std::lock_guard<std::mutex> g (r->kf_lock);
+      r->keyframes.fetch_add (1, std::memory_order_relaxed); /* under lock */
+    }
+    r->kf_cond.notify_all ();
+  }
+  /* release: the caps stored above are visible to whoever sees true. */
+  if (!r->got_buffer.load (std::memory_order_relaxed))
+    r->got_buffer.store (true, std::memory_order_release);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Builds and starts the pipeline (no waiting). */
+static bool
+runner_start (Runner &r, GError **error) noexcept
+{
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch_full (r.desc.c_str (), nullptr,
+                                         GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (!p) {
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                 "%s: pipeline '%s' is not valid (%s): fix the description",
+                 r.label.c_str (), r.desc.c_str (), err ? err->message : "?");
+    g_clear_error (&err);
+    return false;
+  }
+  r.pipeline = p;
+  r.got_buffer.store (false, std::memory_order_relaxed); /* no reader yet */
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
+  if (ring) {
+    GstPad *pad = gst_element_get_static_pad (ring, "sink");
+    gst_pad_add_probe (pad,
+                       (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                         | GST_PAD_PROBE_TYPE_BUFFER_LIST
+                                         | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                       writer_probe, &r, nullptr);
+    gst_object_unref (pad);
+    gst_object_unref (ring);
+  }
+  GstBus *bus = gst_element_get_bus (p);
+  r.bus_source = gst_bus_create_watch (bus);
+  g_source_set_callback (
+      r.bus_source, (GSourceFunc)(void (*) (void))runner_bus_cb, &r, nullptr);
+  g_source_attach (r.bus_source, r.server->context);
+  gst_object_unref (bus);
+  r.started_us = g_get_monotonic_time ();
+  if (gst_element_set_state (p, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE) {
+    /* The bus holds the reason; the caller reads it. */
+    GST_DEBUG ("%s: state change failed", r.label.c_str ());
+  }
+  return true;
+}
+
+static void
+runner_stop (Runner &r) noexcept
+{
+  if (r.retry_source) {
+    g_source_destroy (r.retry_source);
+    g_source_unref (r.retry_source);
+    r.retry_source = nullptr;
+  }
+  if (r.bus_source) {
+    g_source_destroy (r.bus_source);
+    g_source_unref (r.bus_source);
+    r.bus_source = nullptr;
+  }
+  if (r.pipeline) {
+    gst_element_set_state (r.pipeline, GST_STATE_NULL);
+    gst_object_unref (r.pipeline);
+    r.pipeline = nullptr;
+  }
+}
+
+static gboolean
+runner_retry_cb (gpointer data) noexcept
+{
+  auto *r = static_cast<Runner *> (data);
+  g_source_unref (r->retry_source);
+  r->retry_source = nullptr;
+  GError *err = nullptr;
+  r->restarts++;
+  log_line (r->server, "%s: restarting (attempt %u)", r->label.c_str (),
+            r->restarts);
+  if (!runner_start (*r, &err)) {
+    log_line (r->server, "%s: %s", r->label.c_str (), err->message);
+    g_error_free (err);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* The pipeline failed or ended: let its readers see EOS, stop it and try
+ * again after the backoff. */
+static void
+runner_fail (Runner &r, const char *why) noexcept
+{
+  if (!r.pipeline)
+    return;
+  gint64 ran = g_get_monotonic_time () - r.started_us;
+  if (r.got_buffer.load (std::memory_order_acquire)
+      && ran > 10 * G_TIME_SPAN_SECOND)
+    r.backoff_ms = kBackoffMinMs;
+  log_line (r.server, "%s: %s; retrying in %.1f s", r.label.c_str (), why,
+            r.backoff_ms / 1000.0);
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (r.pipeline), "ring");
+  if (ring) {
+    GstPad *pad = gst_element_get_static_pad (ring, "sink");
+    gst_pad_send_event (pad, gst_event_new_eos ());
+    gst_object_unref (pad);
+    gst_object_unref (ring);
+  }
+  GSource *keep_retry = r.retry_source;
+  r.retry_source = nullptr;
+  runner_stop (r);
+  r.retry_source = keep_retry;
+  if (!r.retry_source) {
+    r.retry_source = g_timeout_source_new (r.backoff_ms);
+    g_source_set_callback (r.retry_source, runner_retry_cb, &r, nullptr);
+    g_source_attach (r.retry_source, r.server->context);
+  }
+  r.backoff_ms = MIN (r.backoff_ms * 2, kBackoffMaxMs);
+}
+
+static gboolean
+runner_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
+{
+  auto *r = static_cast<Runner *> (data);
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ERROR: {
+    GError *err = nullptr;
+    gst_message_parse_error (msg, &err, nullptr);
+    gchar *why = g_strdup_printf ("failed: %s", err ? err->message : "?");
+    g_clear_error (&err);
+    runner_fail (*r, why);
+    g_free (why);
+    /* The bus source is gone with the pipeline. */
+    return G_SOURCE_REMOVE;
+  }
+  case GST_MESSAGE_EOS:
+    /* A file that played to its end is looped at once, not backed off. */
+    if (r->got_buffer.load (std::memory_order_acquire))
+      r->backoff_ms = kBackoffMinMs;
+    runner_fail (*r, "ended");
+    return G_SOURCE_REMOVE;
+  case GST_MESSAGE_WARNING: {
+    GError *err = nullptr;
+    gst_message_parse_warning (msg, &err, nullptr);
+    GST_WARNING ("%s: %s", r->label.c_str (), err ? err->message : "?");
+    g_clear_error (&err);
+    break;
+  }
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Starts a source and waits for its first buffer (or its error). */
+static bool
+source_start_and_wait (Source &s, GError **error) noexcept
+{
+  if (!runner_start (s.runner, error))
+    return false;
+  GstBus *bus = gst_element_get_bus (s.runner.pipeline);
+  gint64 deadline = g_get_monotonic_time () + kSourceStartTimeoutUs;
+  bool ok = false;
+  while (g_get_monotonic_time () < deadline) {
+    if (s.runner.got_buffer.load (std::memory_order_acquire)) {
+      ok = true;
+      break;
+    }
+    GstMessage *m = gst_bus_timed_pop_filtered (
+        bus, 20 * GST_MSECOND,
+        (GstMessageType)(GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+    if (!m)
+      continue;
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+      GError *err = nullptr;
+      gchar *dbg = nullptr;
+      gst_message_parse_error (m, &err, &dbg);
+      GST_DEBUG ("%s: %s (%s)", s.runner.label.c_str (),
+                 err ? err->message : "?", dbg ? dbg : "");
+      const char *fix = "check the source spec";
+      if (g_str_has_prefix (s.cfg.spec.c_str (), "rtsp"))
+        fix = "start that server first or fix the address";
+      else if (err && err->domain == GST_CORE_ERROR
+               && err->code == GST_CORE_ERROR_MISSING_PLUGIN)
+        fix = "install the missing plugin";
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
+                   "source %s (%s) failed to start: %s: %s",
+                   s.cfg.name.c_str (), s.cfg.spec.c_str (),
+                   err ? err->message : "unknown error", fix);
+      g_clear_error (&err);
+      g_free (dbg);
+      gst_message_unref (m);
+      break;
+    }
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
+                 "source %s (%s) ended before its first frame: give a "
+                 "source that produces video",
+                 s.cfg.name.c_str (), s.cfg.spec.c_str ());
+    gst_message_unref (m);
+    break;
+  }
+  gst_object_unref (bus);
+  if (!ok && error && !*error)
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
+                 "source %s (%s) produced no frame in %d s: check that it "
+                 "is reachable and produces video",
+                 s.cfg.name.c_str (), s.cfg.spec.c_str (),
+                 (int)(kSourceStartTimeoutUs / G_TIME_SPAN_SECOND));
+  return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Media probes: frames, bytes, join latency, not seekable             */
+
+static void
+record_join (Mount *m, double secs) noexcept
+{
+  guint i = 0;
+  while (i < kNumJoinBuckets && secs > kJoinBuckets[i])
+    i++;
+  m->join_bucket[i]++;
+  m->join_count++;
+  m->join_sum += secs;
+  if (m->recent_joins.size () >= 1024)
+    m->recent_joins.erase (m->recent_joins.begin ());
+  m->recent_joins.push_back (secs);
+}
+
+static GstPadProbeReturn
+pay_sink_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  auto *mi = static_cast<MediaInfo *> (data);
+  Mount *m = mi->mount;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  m->frames.fetch_add (1, std::memory_order_relaxed); /* counter */
+  if (buf && !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
+    m->keyframes.fetch_add (1, std::memory_order_relaxed); /* counter */
+    gint64 now = g_get_monotonic_time ();
+    std::lock_guard<std::mutex> g (m->lock);
+    auto it = m->pending.begin ();
+    while (it != m->pending.end ()) {
+      if (it->media == mi->media) {
+        record_join (m, (now - it->play_us) / 1e6);
+        it = m->pending.erase (it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+add_size (GstBuffer **buf, guint, gpointer data) noexcept
+{
+  *static_cast<guint64 *> (data) += gst_buffer_get_size (*buf);
+  return TRUE;
+}
+
+static GstPadProbeReturn
+pay_src_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  auto *mi = static_cast<MediaInfo *> (data);
+  if (info->type & GST_PAD_PROBE_TYPE_QUERY_UPSTREAM) {
+    /* A shared live media is never rewound for a client: not seekable. */
+    GstQuery *q = GST_PAD_PROBE_INFO_QUERY (info);
+    if (GST_QUERY_TYPE (q) == GST_QUERY_SEEKING) {
+      GstFormat fmt;
+      gst_query_parse_seeking (q, &fmt, nullptr, nullptr, nullptr);
+      gst_query_set_seeking (q, fmt, FALSE, 0, -1);
+      return GST_PAD_PROBE_HANDLED;
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  guint64 n = 0;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+    n = gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), add_size,
+                             &n);
+  mi->mount->bytes.fetch_add (n, std::memory_order_relaxed); /* counter */
+  return GST_PAD_PROBE_OK;
+}
+
+static void wait_fresh_keyframe (Mount *m) noexcept;
+
+static void
+media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
+{
+  auto *m = static_cast<Mount *> (data);
+  MediaInfo *gone = nullptr;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    for (auto it = m->medias.begin (); it != m->medias.end (); ++it)
+      if ((*it)->media == media) {
+        gone = *it;
+        m->medias.erase (it);
+        break;
+      }
+    m->pending.erase (
+        std::remove_if (m->pending.begin (), m->pending.end (),
+                        [media] (const Join &j) { return j.media == media; }),
+        m->pending.end ());
+  }
+  if (gone) {
+    guint64 dropped = get_uint_prop (gone->ringsrc, "dropped");
+    std::lock_guard<std::mutex> g (m->lock);
+    m->drops_done += dropped;
+  }
+  /* The probes hold gone as user data until the pads die; the element ref
+   * keeps them alive, so gone is freed with the media (see configure). */
+}
+
+static void
+media_prepared_cb (GstRTSPMedia *media, gpointer data) noexcept
+{
+  auto *m = static_cast<Mount *> (data);
+  auto *mi = static_cast<MediaInfo *> (
+      g_object_get_data (G_OBJECT (media), "fanout-media-info"));
+  if (!mi)
+    return;
+  std::lock_guard<std::mutex> g (m->lock);
+  if (std::find (m->medias.begin (), m->medias.end (), mi) == m->medias.end ())
+    m->medias.push_back (mi);
+}
+
+static void
+media_info_free (gpointer data) noexcept
+{
+  auto *mi = static_cast<MediaInfo *> (data);
+  if (mi->ringsrc)
+    gst_object_unref (mi->ringsrc);
+  delete mi;
+}
+
+static void
+media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
+                    gpointer data) noexcept
+{
+  auto *m = static_cast<Mount *> (data);
+  GstElement *bin = gst_rtsp_media_get_element (media);
+  GstElement *pay = gst_bin_get_by_name (GST_BIN (bin), "pay0");
+  GstElement *ringsrc = gst_bin_get_by_name (GST_BIN (bin), "ringsrc");
+  gst_object_unref (bin);
+  if (!pay || !ringsrc) {
+    if (pay)
+      gst_object_unref (pay);
+    if (ringsrc)
+      gst_object_unref (ringsrc);
+    return;
+  }
+  auto *mi = new MediaInfo{ m, media, ringsrc };
+  /* mi lives as long as the media object. */
+  g_object_set_data_full (G_OBJECT (media), "fanout-media-info", mi,
+                          media_info_free);
+  GstPad *sink = gst_element_get_static_pad (pay, "sink");
+  gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER, pay_sink_probe, mi,
+                     nullptr);
+  gst_object_unref (sink);
+  GstPad *src = gst_element_get_static_pad (pay, "src");
+  gst_pad_add_probe (src,
+                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST
+                                       | GST_PAD_PROBE_TYPE_QUERY_UPSTREAM),
+                     pay_src_probe, mi, nullptr);
+  gst_object_unref (src);
+  gst_object_unref (pay);
+  /* Listed (for stats) from "prepared" to "unprepared": a media that never
+   * prepared is never listed, so the list never outlives a media. */
+  g_signal_connect (media, "prepared", G_CALLBACK (media_prepared_cb), m);
+  g_signal_connect (media, "unprepared", G_CALLBACK (media_unprepared_cb), m);
+  wait_fresh_keyframe (m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Clients                                                             */
+
+static Mount *
+find_mount (Server *s, const char *abspath) noexcept
+{
+  if (!abspath)
+    return nullptr;
+  Mount *best = nullptr;
+  size_t best_len = 0;
+  for (auto &m : s->mounts) {
+    const std::string &p = m->cfg.path;
+    if (g_str_has_prefix (abspath, p.c_str ())
+        && (abspath[p.size ()] == '\0' || abspath[p.size ()] == '/')
+        && p.size () > best_len) {
+      best = m.get ();
+      best_len = p.size ();
+    }
+  }
+  return best;
+}
+
+static ClientState *
+client_state (GstRTSPClient *client) noexcept
+{
+  return static_cast<ClientState *> (
+      g_object_get_data (G_OBJECT (client), "fanout-client"));
+}
+
+static GstRTSPStatusCode
+check_capacity (GstRTSPClient *client, GstRTSPContext *ctx) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (!cs || !ctx->uri)
+    return GST_RTSP_STS_OK;
+  Mount *m = find_mount (cs->server, ctx->uri->abspath);
+  if (!m || m->max_clients <= 0)
+    return GST_RTSP_STS_OK;
+  {
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    if (cs->counted && cs->mount == m)
+      return GST_RTSP_STS_OK;
+  }
+  std::lock_guard<std::mutex> g (m->lock);
+  if (m->clients >= m->max_clients) {
+    log_line (cs->server,
+              "client %s refused on %s: %d clients already "
+              "(max-clients)",
+              cs->address.c_str (), m->cfg.path.c_str (), m->clients);
+    return GST_RTSP_STS_SERVICE_UNAVAILABLE;
+  }
+  return GST_RTSP_STS_OK;
+}
+
+static GstRTSPStatusCode
+pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+{
+  return check_capacity (client, ctx);
+}
+
+static GstRTSPStatusCode
+pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+{
+  return check_capacity (client, ctx);
+}
+
+static void
+setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (!cs || !ctx->uri)
+    return;
+  Mount *m = find_mount (cs->server, ctx->uri->abspath);
+  if (!m)
+    return;
+  const char *trans = "-";
+  if (ctx->trans) {
+    const GstRTSPTransport *t
+        = gst_rtsp_stream_transport_get_transport (ctx->trans);
+    if (t)
+      trans = t->lower_transport == GST_RTSP_LOWER_TRANS_TCP ? "tcp"
+              : t->lower_transport == GST_RTSP_LOWER_TRANS_UDP_MCAST
+                  ? "multicast"
+                  : "udp";
+  }
+  bool count = false;
+  {
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    cs->transport = trans;
+    if (!cs->counted) {
+      cs->counted = true;
+      cs->mount = m;
+      cs->path = m->cfg.path;
+      count = true;
+    }
+  }
+  if (count) {
+    std::lock_guard<std::mutex> g (m->lock);
+    m->clients++;
+  }
+}
+
+/* Instant join: ask the mount's encoder for a keyframe now. On PLAY at most
+ * once per kKeyUnitIntervalUs (clients joining together share it); for a
+ * new media (@play false) always, as its reader must start fresh. */
+static void request_key_unit (Mount *m, bool play) noexcept;
+
+static gboolean
+deferred_key_unit_cb (gpointer data) noexcept
+{
+  auto *m = static_cast<Mount *> (data);
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    g_source_unref (m->deferred_key_unit);
+    m->deferred_key_unit = nullptr;
+    m->last_key_unit_us = g_get_monotonic_time ();
+  }
+  request_key_unit (m, false);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+request_key_unit (Mount *m, bool play) noexcept
+{
+  if (!m->encoder.pipeline)
+    return;
+  gint64 now = g_get_monotonic_time ();
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    if (play) {
+      if (m->last_key_unit_us
+          && now - m->last_key_unit_us < kKeyUnitIntervalUs) {
+        /* One was asked for less than 500 ms ago. Still to come: this
+         * client shares it. Already out: ask again when the 500 ms are
+         * over (clients joining until then share that one). */
+        guint64 kf = m->encoder.keyframes.load (std::memory_order_relaxed);
+        if (kf > m->kf_at_request && !m->deferred_key_unit) {
+          gint64 wait_ms
+              = (m->last_key_unit_us + kKeyUnitIntervalUs - now) / 1000 + 1;
+          m->deferred_key_unit = g_timeout_source_new ((guint)wait_ms);
+          g_source_set_callback (m->deferred_key_unit, deferred_key_unit_cb, m,
+                                 nullptr);
+          g_source_attach (m->deferred_key_unit, m->encoder.server->context);
+        }
+        return;
+      }
+      m->last_key_unit_us = now;
+    }
+    m->kf_at_request = m->encoder.keyframes.load (std::memory_order_relaxed);
+  }
+  GstElement *enc = gst_bin_get_by_name (GST_BIN (m->encoder.pipeline), "enc");
+  if (!enc)
+    return;
+  GstPad *pad = gst_element_get_static_pad (enc, "src");
+  m->key_unit_requests.fetch_add (1, std::memory_order_relaxed); /* counter */
+  gst_pad_send_event (pad, gst_video_event_new_upstream_force_key_unit (
+                               GST_CLOCK_TIME_NONE, TRUE, 0));
+  gst_object_unref (pad);
+  gst_object_unref (enc);
+}
+
+/* A new media of an encoding mount starts reading its ring at the newest
+ * keyframe: make that one fresh (requested now, or at most
+ * kKeyUnitIntervalUs ago), so that the client's video is not older than
+ * live. Blocks the client's thread for about one frame. */
+static void
+wait_fresh_keyframe (Mount *m) noexcept
+{
+  if (!m->encoder.pipeline)
+    return;
+  request_key_unit (m, false);
+  guint64 mark;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    mark = m->kf_at_request;
+  }
+  Runner &r = m->encoder;
+  std::unique_lock<std::mutex> lk (r.kf_lock);
+  r.kf_cond.wait_for (lk, std::chrono::milliseconds (500), [&r, mark] {
+    return r.keyframes.load (std::memory_order_relaxed) > mark;
+  });
+}
+
+static void
+play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (!cs)
+    return;
+  Mount *m = nullptr;
+  {
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    m = cs->mount;
+  }
+  if (!m && ctx->uri)
+    m = find_mount (cs->server, ctx->uri->abspath);
+  if (!m)
+    return;
+  gint64 now = g_get_monotonic_time ();
+  GstRTSPMedia *media = ctx->sessmedia
+                            ? gst_rtsp_session_media_get_media (ctx->sessmedia)
+                            : ctx->media;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    if (media)
+      m->pending.push_back (Join{ media, now });
+  }
+  guint64 frames = m->frames.load (std::memory_order_relaxed);
+  std::string trans;
+  GstElement *ringsrc = nullptr;
+  if (media && m->mode == Mode::Isolated) {
+    auto *mi = static_cast<MediaInfo *> (
+        g_object_get_data (G_OBJECT (media), "fanout-media-info"));
+    if (mi)
+      ringsrc = GST_ELEMENT (gst_object_ref (mi->ringsrc));
+  }
+  {
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    if (ringsrc)
+      std::swap (cs->ringsrc, ringsrc);
+    cs->play_us = now;
+    cs->frames_at_play = frames;
+    trans = cs->transport;
+  }
+  if (ringsrc)
+    gst_object_unref (ringsrc);
+  request_key_unit (m, true);
+  log_line (cs->server, "client %s playing %s over %s", cs->address.c_str (),
+            m->cfg.path.c_str (), trans.c_str ());
+}
+
+static void
+client_leave (ClientState *cs, const char *how) noexcept
+{
+  Server *s = cs->server;
+  Mount *m = nullptr;
+  gint64 now = g_get_monotonic_time ();
+  std::string path, trans;
+  gint64 since = 0, played = 0;
+  guint64 frames0 = 0;
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    if (!cs->counted)
+      return;
+    m = cs->mount;
+    cs->counted = false;
+    cs->mount = nullptr;
+    path = cs->path;
+    trans = cs->transport;
+    since = cs->connected_us;
+    played = cs->play_us;
+    frames0 = cs->frames_at_play;
+    cs->play_us = 0;
+  }
+  guint64 frames = 0;
+  guint64 drops = 0;
+  if (m) {
+    {
+      std::lock_guard<std::mutex> g (m->lock);
+      m->clients--;
+    }
+    if (played)
+      frames = m->frames.load (std::memory_order_relaxed) - frames0;
+  }
+  GstElement *ringsrc = nullptr;
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    ringsrc = std::exchange (cs->ringsrc, nullptr);
+  }
+  if (ringsrc) {
+    drops = get_uint_prop (ringsrc, "dropped");
+    gst_object_unref (ringsrc);
+  }
+  log_line (s,
+            "client %s %s %s: %s, %.1f s, %" G_GUINT64_FORMAT
+            " frames, %" G_GUINT64_FORMAT " drops",
+            cs->address.c_str (), how, path.c_str (), trans.c_str (),
+            (now - since) / 1e6, frames, drops);
+}
+
+static void
+teardown_cb (GstRTSPClient *client, GstRTSPContext *, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (cs)
+    client_leave (cs, "left");
+}
+
+static void
+closed_cb (GstRTSPClient *client, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (!cs)
+    return;
+  Server *s = cs->server;
+  bool was_playing;
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    was_playing = cs->counted;
+  }
+  if (was_playing)
+    client_leave (cs, "disconnected from");
+  else
+    log_line (s, "client %s disconnected", cs->address.c_str ());
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    s->clients.erase (cs);
+  }
+  g_signal_handlers_disconnect_by_data (client, s);
+  g_object_set_data (G_OBJECT (client), "fanout-client", nullptr);
+}
+
+static void
+client_state_free (gpointer data) noexcept
+{
+  delete static_cast<ClientState *> (data);
+}
+
+static void
+client_connected_cb (GstRTSPServer *, GstRTSPClient *client,
+                     gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  auto *cs = new ClientState{ s, client };
+  cs->connected_us = g_get_monotonic_time ();
+  GstRTSPConnection *conn = gst_rtsp_client_get_connection (client);
+  if (conn) {
+    GSocket *sock = gst_rtsp_connection_get_read_socket (conn);
+    /* Joins over TCP pay no Nagle delay (~40 ms) before the first packet. */
+    if (sock
+        && !g_socket_set_option (sock, IPPROTO_TCP, TCP_NODELAY, 1, nullptr))
+      GST_WARNING ("cannot set TCP_NODELAY");
+    GSocketAddress *addr
+        = sock ? g_socket_get_remote_address (sock, nullptr) : nullptr;
+    if (addr && G_IS_INET_SOCKET_ADDRESS (addr)) {
+      gchar *ip = g_inet_address_to_string (
+          g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr)));
+      cs->address = std::string (ip) + ":"
+                    + std::to_string (g_inet_socket_address_get_port (
+                        G_INET_SOCKET_ADDRESS (addr)));
+      g_free (ip);
+    } else {
+      cs->address = gst_rtsp_connection_get_ip (conn);
+    }
+    if (addr)
+      g_object_unref (addr);
+  }
+  g_object_set_data_full (G_OBJECT (client), "fanout-client", cs,
+                          client_state_free);
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    s->clients.insert (cs);
+  }
+  g_signal_connect (client, "pre-describe-request",
+                    G_CALLBACK (pre_describe_cb), s);
+  g_signal_connect (client, "pre-setup-request", G_CALLBACK (pre_setup_cb), s);
+  g_signal_connect (client, "setup-request", G_CALLBACK (setup_cb), s);
+  g_signal_connect (client, "play-request", G_CALLBACK (play_cb), s);
+  g_signal_connect (client, "teardown-request", G_CALLBACK (teardown_cb), s);
+  g_signal_connect (client, "closed", G_CALLBACK (closed_cb), s);
+  log_line (s, "client %s connected", cs->address.c_str ());
+}
+
+} // namespace gstfanout
+
+using namespace gstfanout;
+
+/* ------------------------------------------------------------------ */
+/* C API                                                               */
+
+FanoutServer *
+fanout_server_new (const FanoutServerConfig *config, GError **error)
+{
+  if (!fanout_server_debug)
+    GST_DEBUG_CATEGORY_INIT (fanout_server_debug, "fanoutserver", 0,
+                             "fanout-rtsp-server");
+  auto fs = std::make_unique<FanoutServer> ();
+  Server &s = fs->s;
+  s.cfg = *config;
+  FanoutServerConfig &c = s.cfg;
+
+  for (const char *e : { kWriter, kReader })
+    if (!element_exists (e)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                   "the %s element is not available: install gst-fanout's "
+                   "plugin or point GST_PLUGIN_PATH at its build directory",
+                   e);
+      return nullptr;
+    }
+  if (c.sources.empty ())
+    c.sources.push_back (SourceConfig{ "cam", "test" });
+  if (c.mounts.empty ()) {
+    for (auto &src : c.sources) {
+      MountConfig m;
+      m.path = c.sources.size () == 1 ? "/live" : "/" + src.name;
+      m.source = src.name;
+      c.mounts.push_back (m);
+    }
+  }
+  if (!c.users.empty () && c.users.size () > 0) {
+    /* nothing to check beyond parsing */
+  }
+  for (auto &sc : c.sources) {
+    auto src = std::make_unique<Source> ();
+    src->cfg = sc;
+    src->channel = sc.name;
+    src->runner.server = &s;
+    src->runner.label = "source " + sc.name;
+    std::string head;
+    if (!source_head (*src, &head, error))
+      return nullptr;
+    src->runner.desc = head;
+    s.sources.push_back (std::move (src));
+  }
+  for (auto &mc : c.mounts) {
+    Source *src = nullptr;
+    for (auto &x : s.sources)
+      if (x->cfg.name == mc.source)
+        src = x.get ();
+    if (!src) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "mount %s uses source '%s', which is not defined: add "
+                   "--source %s=SPEC",
+                   mc.path.c_str (), mc.source.c_str (), mc.source.c_str ());
+      return nullptr;
+    }
+    if (!check_codec (mc.codec, mc.path, error))
+      return nullptr;
+    if (mc.codec == Codec::Copy && (mc.width || mc.fps)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "mount %s: codec=copy passes the source through and "
+                   "cannot change size or fps: drop them or pick codec=h264",
+                   mc.path.c_str ());
+      return nullptr;
+    }
+    auto m = std::make_unique<Mount> ();
+    m->cfg = mc;
+    m->source = src;
+    m->mode = mc.mode_set ? mc.mode : c.mode;
+    m->max_clients = mc.max_clients >= 0 ? mc.max_clients : c.max_clients;
+    m->encoder.server = &s;
+    m->encoder.label = "mount " + mc.path;
+    s.mounts.push_back (std::move (m));
+  }
+  return fs.release ();
+}
+
+static bool
+setup_mount (Server &s, Mount &m, GError **error)
+{
+  GstCaps *caps = m.source->runner.get_caps ();
+  const GstStructure *st = caps && gst_caps_get_size (caps) > 0
+                               ? gst_caps_get_structure (caps, 0)
+                               : nullptr;
+  const char *name = st ? gst_structure_get_name (st) : "";
+  bool raw = g_str_has_prefix (name, "video/x-raw");
+  Codec passthrough = Codec::Auto;
+  if (g_str_equal (name, "video/x-h264"))
+    passthrough = Codec::H264;
+  else if (g_str_equal (name, "image/jpeg"))
+    passthrough = Codec::Mjpeg;
+  else if (g_str_equal (name, "video/x-vp8"))
+    passthrough = Codec::Vp8;
+  gint fn = 0, fd = 1;
+  guint src_fps = 0;
+  if (st && gst_structure_get_fraction (st, "framerate", &fn, &fd) && fd > 0
+      && fn > 0)
+    src_fps = (guint)MAX (1, fn / fd);
+
+  m.codec = m.cfg.codec;
+  if (m.codec == Codec::Auto)
+    m.codec = (passthrough != Codec::Auto && !m.cfg.width && !m.cfg.fps)
+                  ? Codec::Copy
+                  : Codec::H264;
+  if (m.codec == Codec::Copy) {
+    if (passthrough == Codec::Auto) {
+      gchar *cs = caps ? gst_caps_to_string (caps) : g_strdup ("no caps");
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "mount %s: codec=copy cannot serve source %s, which "
+                   "carries %s: pick codec=h264, mjpeg or vp8",
+                   m.cfg.path.c_str (), m.source->cfg.name.c_str (), cs);
+      g_free (cs);
+      if (caps)
+        gst_caps_unref (caps);
+      return false;
+    }
+    m.ring = m.source->channel;
+    m.media_launch = "( " + reader_desc (m.ring) + " ! "
+                     + payloader_for (passthrough) + " )";
+    m.codec = passthrough;
+  } else {
+    m.ring = m.source->channel + ":" + m.cfg.path;
+    std::string d = reader_desc (m.source->channel);
+    if (!raw)
+      d += " ! decodebin";
+    d += " ! videoconvert";
+    std::string caps_s = "video/x-raw,format=I420";
+    if (m.cfg.width) {
+      d += " ! videoscale";
+      caps_s += ",width=" + std::to_string (m.cfg.width)
+                + ",height=" + std::to_string (m.cfg.height);
+    }
+    if (m.cfg.fps) {
+      d += " ! videorate";
+      caps_s += ",framerate=" + std::to_string (m.cfg.fps) + "/1";
+    }
+    d += " ! " + caps_s + " ! " + encoder_chain (m, src_fps) + " ! "
+         + writer_desc (m.ring, mount_ring_capacity (m, src_fps));
+    m.encoder.desc = d;
+    m.media_launch
+        = "( " + reader_desc (m.ring) + " ! " + payloader_for (m.codec) + " )";
+    if (!runner_start (m.encoder, error)) {
+      if (caps)
+        gst_caps_unref (caps);
+      return false;
+    }
+  }
+  if (caps)
+    gst_caps_unref (caps);
+
+  GstRTSPMediaFactory *f = gst_rtsp_media_factory_new ();
+  gst_rtsp_media_factory_set_launch (f, m.media_launch.c_str ());
+  gst_rtsp_media_factory_set_shared (f, m.mode == Mode::Shared);
+  guint protocols = m.cfg.transports
+                        ? m.cfg.transports
+                        : (GST_RTSP_LOWER_TRANS_UDP | GST_RTSP_LOWER_TRANS_TCP);
+  gst_rtsp_media_factory_set_protocols (f, (GstRTSPLowerTrans)protocols);
+  if (protocols & GST_RTSP_LOWER_TRANS_UDP_MCAST) {
+    GstRTSPAddressPool *pool = gst_rtsp_address_pool_new ();
+    if (!gst_rtsp_address_pool_add_range (
+            pool, s.cfg.mcast_first.c_str (), s.cfg.mcast_last.c_str (),
+            s.cfg.mcast_port_min, s.cfg.mcast_port_max, 16)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "mount %s: the multicast range %s-%s is not usable: fix "
+                   "--multicast-range",
+                   m.cfg.path.c_str (), s.cfg.mcast_first.c_str (),
+                   s.cfg.mcast_last.c_str ());
+      g_object_unref (pool);
+      g_object_unref (f);
+      return false;
+    }
+    gst_rtsp_media_factory_set_address_pool (f, pool);
+    g_object_unref (pool);
+  }
+  if (!s.cfg.users.empty ())
+    gst_rtsp_media_factory_add_role (
+        f, "user", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
+        GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, nullptr);
+  g_signal_connect (f, "media-configure", G_CALLBACK (media_configure_cb), &m);
+  m.factory = f;
+  GstRTSPMountPoints *mp = gst_rtsp_server_get_mount_points (s.rtsp);
+  gst_rtsp_mount_points_add_factory (mp, m.cfg.path.c_str (),
+                                     GST_RTSP_MEDIA_FACTORY (g_object_ref (f)));
+  g_object_unref (mp);
+  return true;
+}
+
+gboolean
+fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
+{
+  Server &s = fs->s;
+  g_return_val_if_fail (!s.started, FALSE);
+  s.context = context ? g_main_context_ref (context)
+                      : g_main_context_ref (g_main_context_default ());
+  s.started = true;
+
+  /* 1. Ports, so that a busy port fails before anything runs. */
+  s.rtsp = gst_rtsp_server_new ();
+  gst_rtsp_server_set_address (s.rtsp, s.cfg.address.c_str ());
+  gst_rtsp_server_set_service (s.rtsp, std::to_string (s.cfg.port).c_str ());
+  GError *err = nullptr;
+  s.rtsp_source = gst_rtsp_server_create_source (s.rtsp, nullptr, &err);
+  if (!s.rtsp_source) {
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_BIND,
+                 "cannot listen on %s port %d (%s): stop the program using "
+                 "it or pick another with --port",
+                 s.cfg.address.c_str (), s.cfg.port, err ? err->message : "?");
+    g_clear_error (&err);
+    fanout_server_stop (fs);
+    return FALSE;
+  }
+  s.port = (guint)gst_rtsp_server_get_bound_port (s.rtsp);
+  if (s.cfg.http_port >= 0) {
+    g_main_context_push_thread_default (s.context);
+    s.http = soup_server_new ("server-header", "fanout-rtsp-server", nullptr);
+    soup_server_add_handler (s.http, "/metrics", stats_http_cb, fs, nullptr);
+    soup_server_add_handler (s.http, "/stats", stats_http_cb, fs, nullptr);
+    GInetAddress *ia = g_inet_address_new_from_string (s.cfg.address.c_str ());
+    GSocketAddress *sa = g_inet_socket_address_new (ia, s.cfg.http_port);
+    gboolean ok
+        = soup_server_listen (s.http, sa, (SoupServerListenOptions)0, &err);
+    g_object_unref (sa);
+    g_object_unref (ia);
+    g_main_context_pop_thread_default (s.context);
+    if (!ok) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_BIND,
+                   "cannot serve HTTP on %s port %d (%s): stop the program "
+                   "using it or pick another with --http-port",
+                   s.cfg.address.c_str (), s.cfg.http_port,
+                   err ? err->message : "?");
+      g_clear_error (&err);
+      fanout_server_stop (fs);
+      return FALSE;
+    }
+    GSList *uris = soup_server_get_uris (s.http);
+    if (uris)
+      s.http_port = (guint)g_uri_get_port ((GUri *)uris->data);
+    g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+  }
+
+  /* 2. Sources, each captured once; wait for their first frame. */
+  for (auto &src : s.sources) {
+    if (src->v4l2 && !probe_v4l2 (*src, &src->runner.desc, error)) {
+      fanout_server_stop (fs);
+      return FALSE;
+    }
+    src->runner.desc += " ! " + writer_desc (src->channel, src->capacity);
+    if (!source_start_and_wait (*src, error)) {
+      fanout_server_stop (fs);
+      return FALSE;
+    }
+  }
+
+  /* 3. Mounts (their codec may depend on what a source carries). */
+  if (!s.cfg.users.empty ()) {
+    GstRTSPAuth *auth = gst_rtsp_auth_new ();
+    gst_rtsp_auth_set_supported_methods (
+        auth, s.cfg.basic ? GST_RTSP_AUTH_BASIC : GST_RTSP_AUTH_DIGEST);
+    for (auto &[user, pass] : s.cfg.users) {
+      GstRTSPToken *token = gst_rtsp_token_new (
+          GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING, "user", nullptr);
+      if (s.cfg.basic) {
+        gchar *basic = gst_rtsp_auth_make_basic (user.c_str (), pass.c_str ());
+        gst_rtsp_auth_add_basic (auth, basic, token);
+        g_free (basic);
+      } else {
+        gst_rtsp_auth_add_digest (auth, user.c_str (), pass.c_str (), token);
+      }
+      gst_rtsp_token_unref (token);
+    }
+    gst_rtsp_server_set_auth (s.rtsp, auth);
+    g_object_unref (auth);
+  }
+  for (auto &m : s.mounts)
+    if (!setup_mount (s, *m, error)) {
+      fanout_server_stop (fs);
+      return FALSE;
+    }
+
+  /* 4. Accept clients. */
+  g_signal_connect (s.rtsp, "client-connected",
+                    G_CALLBACK (client_connected_cb), &s);
+  g_source_attach (s.rtsp_source, s.context);
+  for (auto &m : s.mounts)
+    log_line (&s, "mount %s: source %s (%s), %s, %s", m->cfg.path.c_str (),
+              m->source->cfg.name.c_str (), m->source->cfg.spec.c_str (),
+              codec_name (m->codec),
+              m->mode == Mode::Shared ? "shared" : "isolated");
+  return TRUE;
+}
+
+static GstRTSPFilterResult
+remove_client (GstRTSPServer *, GstRTSPClient *, gpointer) noexcept
+{
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static GstRTSPFilterResult
+remove_session (GstRTSPSessionPool *, GstRTSPSession *, gpointer) noexcept
+{
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+void
+fanout_server_stop (FanoutServer *fs)
+{
+  Server &s = fs->s;
+  if (s.http) {
+    soup_server_disconnect (s.http);
+    g_object_unref (s.http);
+    s.http = nullptr;
+  }
+  if (s.rtsp) {
+    g_signal_handlers_disconnect_by_data (s.rtsp, &s);
+    gst_rtsp_server_client_filter (s.rtsp, remove_client, nullptr);
+    GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool (s.rtsp);
+    gst_rtsp_session_pool_filter (pool, remove_session, nullptr);
+    g_object_unref (pool);
+    if (s.rtsp_source) {
+      g_source_destroy (s.rtsp_source);
+      g_source_unref (s.rtsp_source);
+      s.rtsp_source = nullptr;
+    }
+    /* Let the clients' watches run their close handlers. */
+    if (s.context) {
+      gint64 end = g_get_monotonic_time () + 300 * G_TIME_SPAN_MILLISECOND;
+      while (g_get_monotonic_time () < end) {
+        while (g_main_context_iteration (s.context, FALSE))
+          ;
+        {
+          std::lock_guard<std::mutex> g (s.lock);
+          if (s.clients.empty ())
+            break;
+        }
+        g_usleep (5000);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> g (s.lock);
+      for (ClientState *cs : s.clients) {
+        g_signal_handlers_disconnect_by_data (cs->client, &s);
+        g_object_steal_data (G_OBJECT (cs->client), "fanout-client");
+        delete cs;
+      }
+      s.clients.clear ();
+    }
+    for (auto &m : s.mounts)
+      if (m->factory) {
+        g_signal_handlers_disconnect_by_data (m->factory, m.get ());
+        GstRTSPMountPoints *mp = gst_rtsp_server_get_mount_points (s.rtsp);
+        gst_rtsp_mount_points_remove_factory (mp, m->cfg.path.c_str ());
+        g_object_unref (mp);
+        g_object_unref (m->factory);
+        m->factory = nullptr;
+      }
+    g_object_unref (s.rtsp);
+    s.rtsp = nullptr;
+  }
+  for (auto &m : s.mounts) {
+    GSource *d = nullptr;
+    {
+      std::lock_guard<std::mutex> g (m->lock);
+      d = std::exchange (m->deferred_key_unit, nullptr);
+    }
+    if (d) {
+      g_source_destroy (d);
+      g_source_unref (d);
+    }
+    runner_stop (m->encoder);
+  }
+  for (auto &src : s.sources)
+    runner_stop (src->runner);
+}
+
+void
+fanout_server_free (FanoutServer *fs)
+{
+  if (!fs)
+    return;
+  fanout_server_stop (fs);
+  /* Medias still alive (a client thread finishing) keep MediaInfo, which
+   * points at the mount: disconnect those signals first. */
+  for (auto &m : fs->s.mounts) {
+    std::lock_guard<std::mutex> g (m->lock);
+    for (MediaInfo *mi : m->medias)
+      g_signal_handlers_disconnect_by_data (mi->media, m.get ());
+  }
+  if (fs->s.context)
+    g_main_context_unref (fs->s.context);
+  delete fs;
+}
+
+guint
+fanout_server_get_port (FanoutServer *fs)
+{
+  return fs->s.port;
+}
+
+guint
+fanout_server_get_http_port (FanoutServer *fs)
+{
+  return fs->s.http_port;
+}
+
+gchar *
+fanout_server_get_url (FanoutServer *fs, const gchar *path)
+{
+  const std::string &a = fs->s.cfg.address;
+  const char *host = (a == "0.0.0.0" || a == "::") ? "127.0.0.1" : a.c_str ();
+  if (!path)
+    path = fs->s.mounts.empty () ? "/" : fs->s.mounts[0]->cfg.path.c_str ();
+  if (strchr (host, ':'))
+    return g_strdup_printf ("rtsp://[%s]:%u%s", host, fs->s.port, path);
+  return g_strdup_printf ("rtsp://%s:%u%s", host, fs->s.port, path);
+}
+
+guint
+fanout_server_get_n_mounts (FanoutServer *fs)
+{
+  return (guint)fs->s.mounts.size ();
+}
+
+const gchar *
+fanout_server_get_mount_path (FanoutServer *fs, guint index)
+{
+  return index < fs->s.mounts.size () ? fs->s.mounts[index]->cfg.path.c_str ()
+                                      : nullptr;
+}
+
+guint
+fanout_server_get_n_clients (FanoutServer *fs, const gchar *path)
+{
+  for (auto &m : fs->s.mounts)
+    if (m->cfg.path == path) {
+      std::lock_guard<std::mutex> g (m->lock);
+      return (guint)MAX (0, m->clients);
+    }
+  return 0;
+}

@@ -1,0 +1,228 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* Internal types shared by fanoutconfig.cpp, fanoutserver.cpp and
+ * fanoutstats.cpp. */
+
+#pragma once
+
+#include "fanoutserver.h"
+
+#include <gst/gst.h>
+#include <gst/rtsp/gstrtsptransport.h>
+#include <gst/rtsp-server/rtsp-server.h>
+#include <libsoup/soup.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gstfanout
+{
+
+enum class Codec { Auto, H264, Mjpeg, Vp8, Copy };
+enum class Mode { Shared, Isolated };
+
+const char *codec_name (Codec c) noexcept;
+
+struct SourceConfig {
+  std::string name;
+  std::string spec;
+};
+
+struct MountConfig {
+  std::string path;
+  std::string source;
+  Codec codec = Codec::Auto;
+  guint width = 0, height = 0, fps = 0; /* 0: as the source */
+  guint bitrate = 2000;                 /* kbit/s */
+  double gop = 2.0;                     /* seconds */
+  Mode mode = Mode::Shared;
+  bool mode_set = false; /* else the server-wide --mode */
+  guint transports = 0;  /* GstRTSPLowerTrans; 0: UDP + TCP */
+  int max_clients = -1;  /* -1: the server-wide --max-clients */
+};
+
+bool config_add_source (FanoutServerConfig *c, const char *arg,
+                        GError **error) noexcept;
+bool config_add_mount (FanoutServerConfig *c, const char *arg,
+                       GError **error) noexcept;
+
+} // namespace gstfanout
+
+struct _FanoutServerConfig {
+  std::vector<gstfanout::SourceConfig> sources;
+  std::vector<gstfanout::MountConfig> mounts;
+  std::string address = "0.0.0.0";
+  int port = 8554;
+  int http_port = -1; /* -1: no HTTP */
+  gstfanout::Mode mode = gstfanout::Mode::Shared;
+  int max_clients = 0; /* 0: no limit */
+  std::vector<std::pair<std::string, std::string>> users;
+  bool basic = false;
+  std::string mcast_first = "224.3.0.1", mcast_last = "224.3.0.254";
+  guint mcast_port_min = 5000, mcast_port_max = 5999;
+  bool list_devices = false;
+  bool quiet = false;
+};
+
+/* ---- Server internals (fanoutserver.cpp, fanoutstats.cpp) ---- */
+
+namespace gstfanout
+{
+
+/* Join latency histogram bounds, seconds (Prometheus buckets). */
+static const double kJoinBuckets[]
+    = { 0.033, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0, 4.0 };
+static const guint kNumJoinBuckets = G_N_ELEMENTS (kJoinBuckets);
+static const gint64 kKeyUnitIntervalUs = 500 * G_TIME_SPAN_MILLISECOND;
+static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;
+static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
+
+struct Server;
+struct Mount;
+
+/* ------------------------------------------------------------------ */
+/* A pipeline that is restarted with backoff when it fails or ends.   */
+
+struct Runner {
+  Server *server = nullptr;
+  std::string label; /* "source cam", "mount /live" */
+  std::string desc;  /* gst_parse_launch description */
+  GstElement *pipeline = nullptr;
+  GSource *bus_source = nullptr;
+  GSource *retry_source = nullptr;
+  guint backoff_ms = kBackoffMinMs;
+  guint restarts = 0;
+  gint64 started_us = 0;
+  /* Set by the streaming thread at the writer's first buffer, read by the
+   * main context: release/acquire publishes the caps stored before it. */
+  std::atomic<bool> got_buffer{ false };
+  std::mutex caps_lock; /* protects caps */
+  GstCaps *caps = nullptr;
+  /* Keyframes the writer received (streaming thread), read by client
+   * threads waiting for a fresh one: incremented under kf_lock, which
+   * orders it with kf_cond's waiters; relaxed loads elsewhere are
+   * counters. */
+  std::atomic<guint64> keyframes{ 0 };
+  std::mutex kf_lock;
+  std::condition_variable kf_cond;
+
+  ~Runner () { gst_caps_replace (&caps, nullptr); }
+  GstCaps *get_caps ()
+  {
+    std::lock_guard<std::mutex> g (caps_lock);
+    return caps ? gst_caps_ref (caps) : nullptr;
+  }
+};
+
+struct Mount;
+
+struct Source {
+  SourceConfig cfg;
+  std::string channel; /* = cfg.name */
+  Runner runner;
+  std::string device; /* v4l2 */
+  bool v4l2 = false;
+  guint capacity = 32; /* ring items (~1 s): raw video unless set otherwise */
+};
+
+/* One live media of a mount: the probes' user data, owned by the media. */
+struct MediaInfo {
+  Mount *mount;
+  GstRTSPMedia *media; /* not owned: valid until unprepared */
+  GstElement *ringsrc; /* owned */
+};
+
+struct Join {
+  GstRTSPMedia *media;
+  gint64 play_us;
+};
+
+struct Mount {
+  MountConfig cfg;
+  Source *source = nullptr;
+  Codec codec = Codec::H264; /* resolved */
+  Mode mode = Mode::Shared;
+  int max_clients = 0;
+  std::string ring; /* channel the medias read */
+  std::string media_launch;
+  Runner encoder; /* empty desc for copy mounts */
+  GstRTSPMediaFactory *factory = nullptr;
+  /* Counters written by streaming threads, read by /metrics: relaxed, they
+   * order nothing. */
+  std::atomic<guint64> frames{ 0 }, bytes{ 0 }, keyframes{ 0 };
+  std::atomic<guint64> key_unit_requests{ 0 };
+
+  std::mutex lock; /* protects everything below */
+  int clients = 0;
+  gint64 last_key_unit_us = 0;
+  guint64 kf_at_request = 0; /* encoder.keyframes when last requested */
+  GSource *deferred_key_unit = nullptr; /* a PLAY request waiting its turn */
+  std::vector<Join> pending;
+  guint64 join_bucket[kNumJoinBuckets + 1] = {};
+  guint64 join_count = 0;
+  double join_sum = 0.0;
+  std::vector<double> recent_joins; /* last 1024, seconds */
+  std::vector<MediaInfo *> medias;
+  guint64 drops_done = 0; /* from medias gone */
+};
+
+struct ClientState {
+  Server *server;
+  GstRTSPClient *client; /* not owned */
+  std::string address;
+  std::string path; /* mount path once set up */
+  Mount *mount = nullptr;
+  bool counted = false;
+  std::string transport = "-";
+  gint64 connected_us = 0;
+  gint64 play_us = 0;
+  guint64 frames_at_play = 0;
+  GstElement *ringsrc = nullptr; /* owned: the client's own media (isolated) */
+
+  ~ClientState ()
+  {
+    if (ringsrc)
+      gst_object_unref (ringsrc);
+  }
+};
+
+struct Server {
+  FanoutServerConfig cfg;
+  GMainContext *context = nullptr;
+  GstRTSPServer *rtsp = nullptr;
+  GSource *rtsp_source = nullptr;
+  SoupServer *http = nullptr;
+  guint port = 0, http_port = 0;
+  std::vector<std::unique_ptr<Source>> sources;
+  std::vector<std::unique_ptr<Mount>> mounts;
+  bool started = false;
+
+  std::mutex lock; /* protects clients and their ClientState fields */
+  std::set<ClientState *> clients;
+};
+
+/* Reads a numeric property of any integer type, 0 when absent. */
+guint64 get_uint_prop (gpointer obj, const char *name) noexcept;
+/* The /metrics and /stats handler (@data: the FanoutServer). */
+void stats_http_cb (SoupServer *server, SoupServerMessage *msg,
+                    const char *path, GHashTable *query,
+                    gpointer data) noexcept;
+
+} // namespace gstfanout
+
+struct _FanoutServer {
+  gstfanout::Server s;
+};

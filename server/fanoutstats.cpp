@@ -1,0 +1,381 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* fanout-rtsp-server: Prometheus /metrics, JSON /stats (json-glib), their
+ * HTTP handler (libsoup 3) and --list-devices (GstDeviceMonitor). */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "fanoutserverprivate.h"
+
+#include <json-glib/json-glib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+namespace gstfanout
+{
+
+/* ------------------------------------------------------------------ */
+/* Stats                                                               */
+
+static double
+percentile (std::vector<double> v, double p) noexcept
+{
+  if (v.empty ())
+    return 0.0;
+  std::sort (v.begin (), v.end ());
+  size_t i = (size_t)std::ceil (p * v.size ()) - 1;
+  return v[std::min (i, v.size () - 1)];
+}
+
+struct MountSnapshot {
+  int clients;
+  guint64 frames, bytes, drops, keyframes, key_units, join_count;
+  double join_sum, p50, p95;
+  guint64 buckets[kNumJoinBuckets + 1];
+};
+
+static MountSnapshot
+snapshot (Mount &m) noexcept
+{
+  MountSnapshot s{};
+  std::vector<GstElement *> srcs;
+  {
+    std::lock_guard<std::mutex> g (m.lock);
+    s.clients = m.clients;
+    s.drops = m.drops_done;
+    s.join_count = m.join_count;
+    s.join_sum = m.join_sum;
+    std::copy (std::begin (m.join_bucket), std::end (m.join_bucket), s.buckets);
+    s.p50 = percentile (m.recent_joins, 0.5);
+    s.p95 = percentile (m.recent_joins, 0.95);
+    for (MediaInfo *mi : m.medias)
+      srcs.push_back (GST_ELEMENT (gst_object_ref (mi->ringsrc)));
+  }
+  for (GstElement *e : srcs) {
+    s.drops += get_uint_prop (e, "dropped");
+    gst_object_unref (e);
+  }
+  s.frames = m.frames.load (std::memory_order_relaxed);
+  s.bytes = m.bytes.load (std::memory_order_relaxed);
+  s.keyframes = m.keyframes.load (std::memory_order_relaxed);
+  s.key_units = m.key_unit_requests.load (std::memory_order_relaxed);
+  return s;
+}
+
+/* Numeric fields of a writer's "stats" structure (ring fill, lag, ...). */
+static void
+foreach_ring_stat (Runner &r,
+                   const std::function<void (const char *, double)> &fn)
+{
+  if (!r.pipeline)
+    return;
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (r.pipeline), "ring");
+  if (!ring)
+    return;
+  GstStructure *st = nullptr;
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (ring), "stats"))
+    g_object_get (ring, "stats", &st, nullptr);
+  if (g_object_class_find_property (G_OBJECT_GET_CLASS (ring), "num-readers"))
+    fn ("num_readers", (double)get_uint_prop (ring, "num-readers"));
+  if (st) {
+    for (int i = 0; i < gst_structure_n_fields (st); i++) {
+      const char *name = gst_structure_nth_field_name (st, i);
+      const GValue *v = gst_structure_get_value (st, name);
+      GValue d = G_VALUE_INIT;
+      g_value_init (&d, G_TYPE_DOUBLE);
+      if (G_VALUE_TYPE (v) != G_TYPE_BOOLEAN && g_value_transform (v, &d)) {
+        std::string key = name;
+        std::replace (key.begin (), key.end (), '-', '_');
+        fn (key.c_str (), g_value_get_double (&d));
+      }
+      g_value_unset (&d);
+    }
+    gst_structure_free (st);
+  }
+  gst_object_unref (ring);
+}
+
+static std::string
+metrics_text (Server *s)
+{
+  GString *o = g_string_new (nullptr);
+  auto head = [o] (const char *name, const char *type, const char *help) {
+    g_string_append_printf (o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+                            type);
+  };
+  std::vector<std::pair<Mount *, MountSnapshot>> snaps;
+  for (auto &m : s->mounts)
+    snaps.emplace_back (m.get (), snapshot (*m));
+  head ("fanout_clients", "gauge", "Clients set up on a mount.");
+  for (auto &[m, sn] : snaps)
+    g_string_append_printf (o, "fanout_clients{mount=\"%s\"} %d\n",
+                            m->cfg.path.c_str (), sn.clients);
+  head ("fanout_frames_total", "counter",
+        "Frames payloaded by a mount's medias.");
+  for (auto &[m, sn] : snaps)
+    g_string_append_printf (
+        o, "fanout_frames_total{mount=\"%s\"} %" G_GUINT64_FORMAT "\n",
+        m->cfg.path.c_str (), sn.frames);
+  head ("fanout_bytes_total", "counter", "RTP bytes produced by a mount.");
+  for (auto &[m, sn] : snaps)
+    g_string_append_printf (
+        o, "fanout_bytes_total{mount=\"%s\"} %" G_GUINT64_FORMAT "\n",
+        m->cfg.path.c_str (), sn.bytes);
+  head ("fanout_drops_total", "counter",
+        "Items a mount's ring readers skipped because they lagged.");
+  for (auto &[m, sn] : snaps)
+    g_string_append_printf (
+        o, "fanout_drops_total{mount=\"%s\"} %" G_GUINT64_FORMAT "\n",
+        m->cfg.path.c_str (), sn.drops);
+  head ("fanout_key_unit_requests_total", "counter",
+        "Keyframes requested from a mount's encoder for joining clients.");
+  for (auto &[m, sn] : snaps)
+    g_string_append_printf (
+        o,
+        "fanout_key_unit_requests_total{mount=\"%s\"} %" G_GUINT64_FORMAT "\n",
+        m->cfg.path.c_str (), sn.key_units);
+  head ("fanout_join_latency_seconds", "histogram",
+        "PLAY to the first keyframe payloaded for the client.");
+  for (auto &[m, sn] : snaps) {
+    guint64 cum = 0;
+    for (guint i = 0; i <= kNumJoinBuckets; i++) {
+      cum += sn.buckets[i];
+      gchar le[32];
+      if (i < kNumJoinBuckets)
+        g_ascii_formatd (le, sizeof le, "%g", kJoinBuckets[i]);
+      else
+        g_strlcpy (le, "+Inf", sizeof le);
+      g_string_append_printf (
+          o,
+          "fanout_join_latency_seconds_bucket{mount=\"%s\",le=\"%s\"} "
+          "%" G_GUINT64_FORMAT "\n",
+          m->cfg.path.c_str (), le, cum);
+    }
+    gchar sum[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_dtostr (sum, sizeof sum, sn.join_sum);
+    g_string_append_printf (
+        o, "fanout_join_latency_seconds_sum{mount=\"%s\"} %s\n",
+        m->cfg.path.c_str (), sum);
+    g_string_append_printf (
+        o,
+        "fanout_join_latency_seconds_count{mount=\"%s\"} %" G_GUINT64_FORMAT
+        "\n",
+        m->cfg.path.c_str (), sn.join_count);
+  }
+  head ("fanout_source_up", "gauge", "1 while a source pipeline runs.");
+  for (auto &src : s->sources)
+    g_string_append_printf (o, "fanout_source_up{source=\"%s\"} %d\n",
+                            src->cfg.name.c_str (),
+                            src->runner.pipeline ? 1 : 0);
+  head ("fanout_source_restarts_total", "counter",
+        "Times a source was restarted after a failure.");
+  for (auto &src : s->sources)
+    g_string_append_printf (o,
+                            "fanout_source_restarts_total{source=\"%s\"} %u\n",
+                            src->cfg.name.c_str (), src->runner.restarts);
+  head ("fanout_ring", "gauge",
+        "The source ring's writer statistics (stat label: field of the "
+        "fanoutsink stats).");
+  for (auto &src : s->sources)
+    foreach_ring_stat (src->runner, [&] (const char *k, double v) {
+      gchar num[G_ASCII_DTOSTR_BUF_SIZE];
+      g_ascii_dtostr (num, sizeof num, v);
+      g_string_append_printf (o, "fanout_ring{source=\"%s\",stat=\"%s\"} %s\n",
+                              src->cfg.name.c_str (), k, num);
+    });
+  std::string r (o->str, o->len);
+  g_string_free (o, TRUE);
+  return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP                                                                */
+
+void
+stats_http_cb (SoupServer *, SoupServerMessage *msg, const char *path,
+               GHashTable *, gpointer data) noexcept
+{
+  auto *fs = static_cast<FanoutServer *> (data);
+  const char *method = soup_server_message_get_method (msg);
+  if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0) {
+    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+                                    nullptr);
+    return;
+  }
+  gchar *body = nullptr;
+  const char *type = nullptr;
+  if (g_str_equal (path, "/metrics")) {
+    body = fanout_server_get_metrics (fs);
+    type = "text/plain; version=0.0.4; charset=utf-8";
+  } else if (g_str_equal (path, "/stats")) {
+    body = fanout_server_get_stats_json (fs);
+    type = "application/json";
+  } else {
+    soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
+    return;
+  }
+  soup_server_message_set_response (msg, type, SOUP_MEMORY_TAKE, body,
+                                    strlen (body));
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+}
+
+} // namespace gstfanout
+
+using namespace gstfanout;
+
+gchar *
+fanout_server_get_metrics (FanoutServer *fs)
+{
+  return g_strdup (metrics_text (&fs->s).c_str ());
+}
+
+gchar *
+fanout_server_get_stats_json (FanoutServer *fs)
+{
+  Server &s = fs->s;
+  JsonBuilder *b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "port");
+  json_builder_add_int_value (b, s.port);
+  json_builder_set_member_name (b, "sources");
+  json_builder_begin_array (b);
+  for (auto &src : s.sources) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "name");
+    json_builder_add_string_value (b, src->cfg.name.c_str ());
+    json_builder_set_member_name (b, "spec");
+    json_builder_add_string_value (b, src->cfg.spec.c_str ());
+    json_builder_set_member_name (b, "running");
+    json_builder_add_boolean_value (b, src->runner.pipeline != nullptr);
+    json_builder_set_member_name (b, "restarts");
+    json_builder_add_int_value (b, src->runner.restarts);
+    GstCaps *caps = src->runner.get_caps ();
+    gchar *cs = caps ? gst_caps_to_string (caps) : g_strdup ("");
+    json_builder_set_member_name (b, "caps");
+    json_builder_add_string_value (b, cs);
+    g_free (cs);
+    if (caps)
+      gst_caps_unref (caps);
+    json_builder_set_member_name (b, "ring");
+    json_builder_begin_object (b);
+    foreach_ring_stat (src->runner, [b] (const char *k, double v) {
+      json_builder_set_member_name (b, k);
+      json_builder_add_double_value (b, v);
+    });
+    json_builder_end_object (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "mounts");
+  json_builder_begin_array (b);
+  for (auto &m : s.mounts) {
+    MountSnapshot sn = snapshot (*m);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "path");
+    json_builder_add_string_value (b, m->cfg.path.c_str ());
+    json_builder_set_member_name (b, "source");
+    json_builder_add_string_value (b, m->source->cfg.name.c_str ());
+    json_builder_set_member_name (b, "codec");
+    json_builder_add_string_value (b, codec_name (m->codec));
+    json_builder_set_member_name (b, "mode");
+    json_builder_add_string_value (b, m->mode == Mode::Shared ? "shared"
+                                                              : "isolated");
+    json_builder_set_member_name (b, "clients");
+    json_builder_add_int_value (b, sn.clients);
+    json_builder_set_member_name (b, "frames");
+    json_builder_add_int_value (b, (gint64)sn.frames);
+    json_builder_set_member_name (b, "bytes");
+    json_builder_add_int_value (b, (gint64)sn.bytes);
+    json_builder_set_member_name (b, "drops");
+    json_builder_add_int_value (b, (gint64)sn.drops);
+    json_builder_set_member_name (b, "joins");
+    json_builder_add_int_value (b, (gint64)sn.join_count);
+    json_builder_set_member_name (b, "join_p50_ms");
+    json_builder_add_double_value (b, sn.p50 * 1000.0);
+    json_builder_set_member_name (b, "join_p95_ms");
+    json_builder_add_double_value (b, sn.p95 * 1000.0);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "clients");
+  json_builder_begin_array (b);
+  {
+    gint64 now = g_get_monotonic_time ();
+    std::lock_guard<std::mutex> g (s.lock);
+    for (ClientState *cs : s.clients) {
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "address");
+      json_builder_add_string_value (b, cs->address.c_str ());
+      json_builder_set_member_name (b, "mount");
+      json_builder_add_string_value (b, cs->path.c_str ());
+      json_builder_set_member_name (b, "transport");
+      json_builder_add_string_value (b, cs->transport.c_str ());
+      json_builder_set_member_name (b, "connected_s");
+      json_builder_add_double_value (b, (now - cs->connected_us) / 1e6);
+      json_builder_end_object (b);
+    }
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  JsonGenerator *gen = json_generator_new ();
+  JsonNode *root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, TRUE);
+  gchar *out = json_generator_to_data (gen, nullptr);
+  json_node_unref (root);
+  g_object_unref (gen);
+  g_object_unref (b);
+  return out;
+}
+
+void
+fanout_server_list_devices (void)
+{
+  GstDeviceMonitor *mon = gst_device_monitor_new ();
+  gst_device_monitor_add_filter (mon, "Video/Source", nullptr);
+  if (!gst_device_monitor_start (mon)) {
+    g_print ("No camera monitor available (is v4l2 supported?)\n");
+    gst_object_unref (mon);
+    return;
+  }
+  GList *devs = gst_device_monitor_get_devices (mon);
+  if (!devs)
+    g_print ("No cameras found.\n");
+  for (GList *l = devs; l; l = l->next) {
+    GstDevice *d = GST_DEVICE (l->data);
+    gchar *name = gst_device_get_display_name (d);
+    GstStructure *props = gst_device_get_properties (d);
+    const char *path
+        = props ? gst_structure_get_string (props, "device.path") : nullptr;
+    GstCaps *caps = gst_device_get_caps (d);
+    std::set<std::string> formats;
+    for (guint i = 0; caps && i < gst_caps_get_size (caps); i++)
+      formats.insert (
+          gst_structure_get_name (gst_caps_get_structure (caps, i)));
+    std::string fl;
+    for (auto &f : formats)
+      fl += (fl.empty () ? "" : ", ") + f;
+    g_print ("%s\n  --source cam=v4l2:%s\n  formats: %s\n", name,
+             path ? path : "?", fl.c_str ());
+    if (caps)
+      gst_caps_unref (caps);
+    if (props)
+      gst_structure_free (props);
+    g_free (name);
+  }
+  g_list_free_full (devs, gst_object_unref);
+  gst_device_monitor_stop (mon);
+  gst_object_unref (mon);
+}

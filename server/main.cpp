@@ -1,0 +1,107 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* fanout-rtsp-server: the command line around the server library.
+ *
+ *   fanout-rtsp-server                      # rtsp://127.0.0.1:8554/live
+ *   fanout-rtsp-server --source cam=v4l2:/dev/video0 \
+ *       --mount /hd=cam,codec=h264,size=1280x720 \
+ *       --mount /sd=cam,codec=mjpeg,size=640x360
+ *
+ * Exit status: 0 after SIGINT/SIGTERM, 2 on bad input (one line on stderr
+ * naming the problem and the fix), 1 on an unexpected failure. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "fanoutserver.h"
+
+#include <gst/gst.h>
+#include <glib-unix.h>
+
+#include <csignal>
+#include <cstdio>
+
+static gboolean
+on_signal (gpointer data) noexcept
+{
+  g_main_loop_quit (static_cast<GMainLoop *> (data));
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+fail (GError *err) noexcept
+{
+  g_printerr ("fanout-rtsp-server: %s\n", err ? err->message : "failed");
+  int status = (err && err->domain == FANOUT_SERVER_ERROR) ? 2 : 1;
+  g_clear_error (&err);
+  return status;
+}
+
+int
+main (int argc, char **argv)
+{
+  GError *err = nullptr;
+  FanoutServerConfig *config = fanout_server_config_new ();
+  if (!fanout_server_config_parse_args (config, &argc, &argv, &err)) {
+    fanout_server_config_free (config);
+    return fail (err);
+  }
+  /* The GStreamer option group initialised GStreamer. */
+  if (fanout_server_config_wants_device_list (config)) {
+    fanout_server_list_devices ();
+    fanout_server_config_free (config);
+    return 0;
+  }
+
+  FanoutServer *server = fanout_server_new (config, &err);
+  fanout_server_config_free (config);
+  if (!server)
+    return fail (err);
+
+  GMainLoop *loop = g_main_loop_new (nullptr, FALSE);
+  guint sigint = g_unix_signal_add (SIGINT, on_signal, loop);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, loop);
+
+  if (!fanout_server_start (server, nullptr, &err)) {
+    g_source_remove (sigint);
+    g_source_remove (sigterm);
+    fanout_server_free (server);
+    g_main_loop_unref (loop);
+    return fail (err);
+  }
+
+  gchar *url = fanout_server_get_url (server, nullptr);
+  g_print ("Serving %s\n", url);
+  for (guint i = 1; i < fanout_server_get_n_mounts (server); i++) {
+    gchar *u = fanout_server_get_url (server,
+                                      fanout_server_get_mount_path (server, i));
+    g_print ("Serving %s\n", u);
+    g_free (u);
+  }
+  if (fanout_server_get_http_port (server))
+    g_print ("Metrics http://127.0.0.1:%u/metrics and /stats\n",
+             fanout_server_get_http_port (server));
+  g_print ("Watch it: ffplay -fflags nobuffer -flags low_delay "
+           "-rtsp_transport tcp %s\n",
+           url);
+  g_free (url);
+  fflush (stdout);
+
+  g_main_loop_run (loop);
+
+  g_print ("Shutting down\n");
+  fanout_server_stop (server);
+  fanout_server_free (server);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  g_main_loop_unref (loop);
+  return 0;
+}

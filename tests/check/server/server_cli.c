@@ -1,0 +1,268 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* The fanout-rtsp-server binary: bad input is one line and exit status 2,
+ * SIGTERM ends the sessions and exits 0, defaults serve /live. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/check/gstcheck.h>
+
+#include "serverutil.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+static void
+expect_usage_error (const gchar *const *args, const gchar *const *env,
+                    const gchar *needle)
+{
+  gchar *err = NULL;
+  gint status = run_server_binary (args, env, &err, 60);
+  gchar *nl;
+
+  fail_unless_equals_int (status, 2);
+  fail_unless (g_str_has_prefix (err, "fanout-rtsp-server: "), "stderr: %s",
+               err);
+  fail_unless (strstr (err, needle) != NULL, "expected '%s' in: %s", needle,
+               err);
+  /* exactly one line */
+  nl = strchr (err, '\n');
+  fail_unless (nl != NULL && nl[1] == '\0', "not one line: %s", err);
+  g_free (err);
+}
+
+#define A(...) ((const gchar *[]){ __VA_ARGS__, NULL })
+
+GST_START_TEST (test_bad_options)
+{
+  expect_usage_error (A ("--bogus"), NULL, "Unknown option --bogus");
+  expect_usage_error (A ("extra"), NULL, "unexpected argument 'extra'");
+  expect_usage_error (A ("--port", "http"), NULL, "bad --port 'http'");
+  expect_usage_error (A ("--port", "70000"), NULL, "bad --port");
+  expect_usage_error (A ("--mode", "fast"), NULL, "bad --mode 'fast'");
+  expect_usage_error (A ("--user", "alice"), NULL, "malformed --user");
+  expect_usage_error (A ("--address", "not-an-ip"), NULL, "bad --address");
+  expect_usage_error (A ("--multicast-range", "10.0.0.1-10.0.0.2"), NULL,
+                      "bad --multicast-range");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_bad_sources_and_mounts)
+{
+  expect_usage_error (A ("--source", "cam"), NULL, "malformed source 'cam'");
+  expect_usage_error (A ("--source", "cam=nonsense"), NULL,
+                      "unknown source 'nonsense'");
+  expect_usage_error (A ("--source", "cam=test:big"), NULL, "bad test source");
+  expect_usage_error (A ("--source", "cam=test", "--source", "cam=test"), NULL,
+                      "defined twice");
+  expect_usage_error (A ("--mount", "live=cam"), NULL, "malformed mount");
+  expect_usage_error (A ("--mount", "/live"), NULL, "malformed mount");
+  expect_usage_error (A ("--mount", "/live=cam,codec=h265"), NULL,
+                      "bad value 'h265' for mount key 'codec'");
+  expect_usage_error (A ("--mount", "/live=cam,size=big"), NULL,
+                      "bad value 'big' for mount key 'size'");
+  expect_usage_error (A ("--mount", "/live=cam,colour=red"), NULL,
+                      "unknown mount key 'colour'");
+  expect_usage_error (A ("--mount", "/live=cam,gop"), NULL,
+                      "malformed mount option 'gop'");
+  expect_usage_error (A ("--mount", "/x=nosuch"), NULL,
+                      "uses source 'nosuch', which is not defined");
+  expect_usage_error (A ("--source", "cam=launch:notanelement", "--port", "0"),
+                      NULL, "not valid");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_missing_device)
+{
+  expect_usage_error (A ("--source", "cam=v4l2:/dev/video99"), NULL,
+                      "camera /dev/video99 for source cam does not exist");
+  /* exists, but is not a camera (as a busy one, it cannot be opened) */
+  expect_usage_error (A ("--source", "cam=v4l2:/dev/null", "--port", "0"), NULL,
+                      "cannot open camera /dev/null for source cam");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_busy_port)
+{
+  GSocket *holder = NULL;
+  guint port = find_port (&holder);
+  gchar *p = g_strdup_printf ("%u", port);
+
+  expect_usage_error (
+      A ("--address", "127.0.0.1", "--port", p, "--source", "cam=test:160x120"),
+      NULL, "cannot listen on 127.0.0.1");
+  expect_usage_error (A ("--address", "127.0.0.1", "--port", "0", "--http-port",
+                         p, "--source", "cam=test:160x120"),
+                      NULL, "cannot serve HTTP");
+  g_free (p);
+  g_object_unref (holder);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_codec_not_installed)
+{
+  /* A registry without gst-plugins-ugly: no x264enc (and no openh264enc,
+   * which Debian ships in -bad; hide that plugin too). */
+  gchar *reg
+      = g_build_filename (g_get_tmp_dir (), "fanout-nox264.registry", NULL);
+  gchar *regenv = g_strdup_printf ("GST_REGISTRY_1_0=%s", reg);
+  const gchar *wl = g_getenv ("GST_PLUGIN_LOADING_WHITELIST");
+  gchar **parts = g_strsplit (wl ? wl : "", ":", -1);
+  GString *nw = g_string_new ("GST_PLUGIN_LOADING_WHITELIST=");
+  gchar **p;
+  const gchar *env[3];
+
+  for (p = parts; *p; p++) {
+    if (g_str_has_prefix (*p, "gst-plugins-ugly")
+        || g_str_has_prefix (*p, "gst-plugins-bad"))
+      continue;
+    g_string_append_printf (nw, "%s%s", nw->str[nw->len - 1] == '=' ? "" : ":",
+                            *p);
+  }
+  env[0] = regenv;
+  env[1] = nw->str;
+  env[2] = NULL;
+  g_unlink (reg);
+  expect_usage_error (A ("--source", "cam=test:160x120", "--port", "0"), env,
+                      "needs x264enc or openh264enc");
+  g_unlink (reg);
+  g_strfreev (parts);
+  g_string_free (nw, TRUE);
+  g_free (regenv);
+  g_free (reg);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_unreachable_relay)
+{
+  GSocket *holder = NULL;
+  guint port = find_port (&holder);
+  gchar *src;
+
+  /* nothing answers RTSP on a port that is bound but never accepted: use a
+   * closed port instead */
+  g_object_unref (holder);
+  src = g_strdup_printf ("up=rtsp://127.0.0.1:%u/live", port);
+  expect_usage_error (
+      A ("--source", src, "--mount", "/r=up,codec=copy", "--port", "0"), NULL,
+      "source up (rtsp://127.0.0.1");
+  g_free (src);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_bad_config)
+{
+  gchar *path = g_build_filename (g_get_tmp_dir (), "fanout-bad.conf", NULL);
+
+  fail_unless (g_file_set_contents (path, "[mount /x]\nsource=cam\ncodec=zzz\n",
+                                    -1, NULL));
+  expect_usage_error (A ("--config", path), NULL,
+                      "bad value 'zzz' for mount key 'codec'");
+  fail_unless (g_file_set_contents (path, "[cameras]\nx=1\n", -1, NULL));
+  expect_usage_error (A ("--config", path), NULL, "unknown group [cameras]");
+  fail_unless (g_file_set_contents (path, "not a key file", -1, NULL));
+  expect_usage_error (A ("--config", path), NULL, "cannot read config file");
+  g_unlink (path);
+  expect_usage_error (A ("--config", path), NULL, "cannot read config file");
+  g_free (path);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_list_devices)
+{
+  gchar *err = NULL;
+
+  fail_unless_equals_int (
+      run_server_binary (A ("--list-devices"), NULL, &err, 60), 0);
+  g_free (err);
+}
+
+GST_END_TEST;
+
+/* With no source or mount options the binary serves the built-in test
+ * source at /live and prints the URL and an ffplay line; SIGTERM ends the
+ * client sessions and exits 0. */
+GST_START_TEST (test_defaults_and_sigterm)
+{
+  GError *err = NULL;
+  GSubprocess *proc = g_subprocess_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err,
+      server_binary (), "--port", "0", "--address", "127.0.0.1", NULL);
+  GDataInputStream *out;
+  gchar *line, *url = NULL;
+  gboolean ffplay = FALSE;
+  TestClient *c;
+  gint64 t0;
+
+  fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
+    if (g_str_has_prefix (line, "Serving "))
+      url = g_strdup (line + 8);
+    if (strstr (line, "ffplay"))
+      ffplay = TRUE;
+    g_free (line);
+    if (ffplay)
+      break;
+  }
+  fail_unless (url != NULL && g_str_has_suffix (url, "/live"), "no URL");
+  fail_unless (g_str_has_prefix (url, "rtsp://127.0.0.1:"));
+  fail_unless (ffplay);
+
+  c = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  fail_unless (test_client_wait_frames (c, 10, 60), "client: %s",
+               c->error ? c->error : "no frames");
+
+  t0 = g_get_monotonic_time ();
+  g_subprocess_send_signal (proc, SIGTERM);
+  fail_unless (g_subprocess_wait (proc, NULL, NULL));
+  g_printerr ("SIGTERM to exit: %.0f ms\n",
+              (g_get_monotonic_time () - t0) / 1000.0);
+  fail_unless (g_subprocess_get_if_exited (proc));
+  fail_unless_equals_int (g_subprocess_get_exit_status (proc), 0);
+  test_client_free (c);
+  g_object_unref (out);
+  g_object_unref (proc);
+  g_free (url);
+}
+
+GST_END_TEST;
+
+static Suite *
+server_cli_suite (void)
+{
+  Suite *s = suite_create ("server-cli");
+  TCase *tc = tcase_create ("general");
+
+  tcase_set_timeout (tc, 300);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_bad_options);
+  tcase_add_test (tc, test_bad_sources_and_mounts);
+  tcase_add_test (tc, test_missing_device);
+  tcase_add_test (tc, test_busy_port);
+  tcase_add_test (tc, test_codec_not_installed);
+  tcase_add_test (tc, test_unreachable_relay);
+  tcase_add_test (tc, test_bad_config);
+  tcase_add_test (tc, test_list_devices);
+  tcase_add_test (tc, test_defaults_and_sigterm);
+  return s;
+}
+
+GST_CHECK_MAIN (server_cli);
