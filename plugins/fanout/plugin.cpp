@@ -13,32 +13,20 @@
 
 #include <gst/gst.h>
 
-#ifdef HAVE_ELEMENT_PAYLOADBATCH
-#include "gstpayloadbatch.h"
-#endif
-#ifdef HAVE_ELEMENT_FANOUT
 #include "gstfanout.h"
-#endif
-#ifdef HAVE_ELEMENT_FANOUTSINK
 #include "gstfanoutsink.h"
 #include "gstfanoutsrc.h"
-#endif
+#include "gstpayloadbatch.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin) noexcept
 {
   gboolean ret = FALSE;
 
-#ifdef HAVE_ELEMENT_PAYLOADBATCH
   ret |= GST_ELEMENT_REGISTER (payloadbatch, plugin);
-#endif
-#ifdef HAVE_ELEMENT_FANOUT
   ret |= GST_ELEMENT_REGISTER (fanout, plugin);
-#endif
-#ifdef HAVE_ELEMENT_FANOUTSINK
   ret |= GST_ELEMENT_REGISTER (fanoutsink, plugin);
   ret |= GST_ELEMENT_REGISTER (fanoutsrc, plugin);
-#endif
 
   return ret;
 }
