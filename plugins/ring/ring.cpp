@@ -51,6 +51,17 @@ namespace gstfanout
 static constexpr guint64 kNone = std::numeric_limits<guint64>::max ();
 static constexpr gsize kMaxCapacity = gsize (1) << 26;
 static constexpr guint kChunkReaders = 64;
+static constexpr int kSpinBeforeSleep = 64;
+
+static inline void
+cpu_relax () noexcept
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
 
 /* ---------------------------------------------------------------- StickySet
  */
@@ -867,6 +878,15 @@ RingReader::pop_impl (RingItem &item, bool wait) noexcept
         return PopResult::Empty;
       /* Announce, re-check, sleep (Dekker with push's head store and
        * need_wake exchange, all seq_cst). */
+      /* Spin briefly first (about a microsecond): a writer that is
+       * publishing right now then costs no wake-up syscall at all. */
+      bool arrived = false;
+      for (int i = 0; i < kSpinBeforeSleep && !arrived; i++) {
+        cpu_relax ();
+        arrived = r.head.load (std::memory_order_acquire) > st.cursor;
+      }
+      if (arrived)
+        continue;
       /* Read the futex word *before* announcing: a wake-up that takes our
        * announcement after this load changes the word, so the wait below
        * returns at once. (Announcing first would let a wake-up for an older
