@@ -853,7 +853,10 @@ RingReader::pop_impl (RingItem &item, bool wait) noexcept
 
   for (;;) {
     apply_policy (r, st);
-    if (st.woken.exchange (false, std::memory_order_seq_cst))
+    /* A plain load first keeps the common path free of a locked RMW; a
+     * stale false is caught by the seq_cst re-check before sleeping. */
+    if (st.woken.load (std::memory_order_relaxed)
+        && st.woken.exchange (false, std::memory_order_seq_cst))
       return PopResult::Woken;
     if (r.flushing.load (std::memory_order_seq_cst))
       return PopResult::Flushing;

@@ -359,16 +359,6 @@ GST_START_TEST (test_relay)
 
 GST_END_TEST;
 
-static void
-setup_filters (void)
-{
-  /* rtspsrc 1.22 over TCP sometimes warns about its own funnel's sticky
-   * event order (a client-side bug, not the server's). */
-  gst_check_add_log_filter (
-      "GStreamer", G_LOG_LEVEL_WARNING,
-      g_regex_new ("Sticky event misordering", 0, 0, NULL), NULL, NULL, NULL);
-}
-
 static Suite *
 server_clients_suite (void)
 {
@@ -376,7 +366,7 @@ server_clients_suite (void)
   TCase *tc = tcase_create ("general");
 
   tcase_set_timeout (tc, 300);
-  tcase_add_checked_fixture (tc, setup_filters, NULL);
+  tcase_add_checked_fixture (tc, test_filter_client_warnings, NULL);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_shared_udp_decodes);
   tcase_add_test (tc, test_shared_tcp_decodes);

@@ -364,14 +364,6 @@ GST_START_TEST (test_not_seekable)
 
 GST_END_TEST;
 
-static void
-setup_filters (void)
-{
-  gst_check_add_log_filter (
-      "GStreamer", G_LOG_LEVEL_WARNING,
-      g_regex_new ("Sticky event misordering", 0, 0, NULL), NULL, NULL, NULL);
-}
-
 static Suite *
 server_ops_suite (void)
 {
@@ -379,7 +371,7 @@ server_ops_suite (void)
   TCase *tc = tcase_create ("general");
 
   tcase_set_timeout (tc, 300);
-  tcase_add_checked_fixture (tc, setup_filters, NULL);
+  tcase_add_checked_fixture (tc, test_filter_client_warnings, NULL);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_auth_digest);
   tcase_add_test (tc, test_auth_basic);
