@@ -374,6 +374,15 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
       return false;
     }
     c->max_clients = (int)u;
+  } else if (key == "idle-pause") {
+    if (!parse_uint (v, 86400, &u)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --idle-pause '%s': use whole seconds from 0 to 86400 "
+                   "(0: never pause)",
+                   v);
+      return false;
+    }
+    c->idle_pause_s = (guint)u;
   } else if (key == "user") {
     return set_user (c, v, error);
   } else if (key == "auth") {
@@ -450,6 +459,10 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "Client fan-out of every mount: shared (default) or isolated", "MODE" },
     { "max-clients", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "Clients per mount before 503 (default 0: no limit)", "N" },
+    { "idle-pause", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "Pause a mount's encoder after this many seconds without a client "
+      "(default 5; 0: never)",
+      "SECONDS" },
     { "user", 'u', 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "Require authentication; add this user (repeatable)", "NAME:PASSWORD" },
     { "auth", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,

@@ -445,7 +445,7 @@ runner_start (Runner &r, GError **error) noexcept
     g_clear_error (&err);
     return false;
   }
-  r.pipeline = p;
+  r.set_pipeline (p);
   r.got_buffer.store (false, std::memory_order_relaxed); /* no reader yet */
   GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
   if (ring) {
@@ -486,12 +486,14 @@ runner_stop (Runner &r) noexcept
     g_source_unref (r.bus_source);
     r.bus_source = nullptr;
   }
-  if (r.pipeline) {
-    gst_element_set_state (r.pipeline, GST_STATE_NULL);
-    gst_object_unref (r.pipeline);
-    r.pipeline = nullptr;
+  if (GstElement *p = r.pipeline) {
+    r.set_pipeline (nullptr);
+    gst_element_set_state (p, GST_STATE_NULL);
+    gst_object_unref (p);
   }
 }
+
+static void encoder_restarted (Mount *m) noexcept;
 
 static gboolean
 runner_retry_cb (gpointer data) noexcept
@@ -507,6 +509,8 @@ runner_retry_cb (gpointer data) noexcept
     log_line (r->server, "%s: %s", r->label.c_str (), err->message);
     g_error_free (err);
   }
+  if (r->mount)
+    encoder_restarted (r->mount);
   return G_SOURCE_REMOVE;
 }
 
@@ -708,6 +712,90 @@ pay_src_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
 
 static void wait_fresh_keyframe (Mount *m) noexcept;
 
+/* ------------------------------------------------------------------ */
+/* Idle saving: an encoding mount without media pauses its encoder.   */
+
+static gboolean
+encoder_idle_cb (gpointer data) noexcept
+{
+  auto *m = static_cast<Mount *> (data);
+  std::lock_guard<std::mutex> sl (m->encoder_state_lock);
+  bool pause = false;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    /* A resume that came first took the source away (and its ref). */
+    if (m->idle_source != g_main_current_source ())
+      return G_SOURCE_REMOVE;
+    g_source_unref (std::exchange (m->idle_source, nullptr));
+    pause = m->live_medias == 0 && !m->encoder_paused;
+    if (pause) {
+      m->encoder_paused = true;
+      m->idle_pauses++;
+    }
+  }
+  /* The server context: the one that sets and clears the pipeline. */
+  if (pause && m->encoder.pipeline) {
+    gst_element_set_state (m->encoder.pipeline, GST_STATE_PAUSED);
+    log_line (m->encoder.server, "mount %s: no client for %u s, encoder paused",
+              m->cfg.path.c_str (), m->encoder.server->cfg.idle_pause_s);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* With m->lock held: the last media went away, pause after the grace. */
+static void
+encoder_arm_idle_locked (Mount *m) noexcept
+{
+  guint secs = m->encoder.server->cfg.idle_pause_s;
+  if (m->encoder.desc.empty () || !secs || m->live_medias > 0 || m->idle_source
+      || m->encoder_paused)
+    return;
+  m->idle_source = g_timeout_source_new_seconds (secs);
+  g_source_set_callback (m->idle_source, encoder_idle_cb, m, nullptr);
+  g_source_attach (m->idle_source, m->encoder.server->context);
+}
+
+/* The encoder pipeline was started again (it failed): it runs, and pauses
+ * again after the grace when it still has no media. */
+static void
+encoder_restarted (Mount *m) noexcept
+{
+  std::lock_guard<std::mutex> sl (m->encoder_state_lock);
+  std::lock_guard<std::mutex> g (m->lock);
+  m->encoder_paused = false;
+  encoder_arm_idle_locked (m);
+}
+
+/* A media of @m is being configured (a client thread): count it and, if
+ * the encoder was paused, resume it before the media waits for a fresh
+ * keyframe. */
+static void
+encoder_media_added (Mount *m, MediaInfo *mi) noexcept
+{
+  std::lock_guard<std::mutex> sl (m->encoder_state_lock);
+  bool resume = false;
+  GSource *idle = nullptr;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    m->live_medias++;
+    mi->live = true;
+    idle = std::exchange (m->idle_source, nullptr);
+    resume = std::exchange (m->encoder_paused, false);
+  }
+  if (idle) {
+    g_source_destroy (idle);
+    g_source_unref (idle);
+  }
+  if (!resume)
+    return;
+  ObjRef<GstElement> pipeline (m->encoder.ref_pipeline ());
+  if (pipeline) {
+    gst_element_set_state (pipeline.get (), GST_STATE_PLAYING);
+    log_line (m->encoder.server, "mount %s: client coming, encoder resumed",
+              m->cfg.path.c_str ());
+  }
+}
+
 static void
 media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
 {
@@ -725,6 +813,13 @@ media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
         std::remove_if (m->pending.begin (), m->pending.end (),
                         [media] (const Join &j) { return j.media == media; }),
         m->pending.end ());
+    auto *mi = static_cast<MediaInfo *> (
+        g_object_get_data (G_OBJECT (media), "fanout-media-info"));
+    if (mi && mi->live) {
+      mi->live = false;
+      m->live_medias--;
+      encoder_arm_idle_locked (m);
+    }
   }
   if (gone) {
     guint64 dropped = get_uint_prop (gone->ringsrc, "dropped");
@@ -773,7 +868,7 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
       gst_object_unref (ringsrc);
     return;
   }
-  auto *mi = new MediaInfo{ m, media, ringsrc };
+  auto *mi = new MediaInfo{ m, media, ringsrc, false };
   /* mi lives as long as the media object. */
   g_object_set_data_full (G_OBJECT (media), "fanout-media-info", mi,
                           media_info_free);
@@ -793,6 +888,7 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
    * prepared is never listed, so the list never outlives a media. */
   g_signal_connect (media, "prepared", G_CALLBACK (media_prepared_cb), m);
   g_signal_connect (media, "unprepared", G_CALLBACK (media_unprepared_cb), m);
+  encoder_media_added (m, mi);
   wait_fresh_keyframe (m);
 }
 
@@ -920,7 +1016,8 @@ deferred_key_unit_cb (gpointer data) noexcept
 static void
 request_key_unit (Mount *m, bool play) noexcept
 {
-  if (!m->encoder.pipeline)
+  ObjRef<GstElement> pipeline (m->encoder.ref_pipeline ());
+  if (!pipeline)
     return;
   gint64 now = g_get_monotonic_time ();
   {
@@ -946,7 +1043,7 @@ request_key_unit (Mount *m, bool play) noexcept
     }
     m->kf_at_request = m->encoder.keyframes.load (std::memory_order_relaxed);
   }
-  GstElement *enc = gst_bin_get_by_name (GST_BIN (m->encoder.pipeline), "enc");
+  GstElement *enc = gst_bin_get_by_name (GST_BIN (pipeline.get ()), "enc");
   if (!enc)
     return;
   GstPad *pad = gst_element_get_static_pad (enc, "src");
@@ -964,7 +1061,7 @@ request_key_unit (Mount *m, bool play) noexcept
 static void
 wait_fresh_keyframe (Mount *m) noexcept
 {
-  if (!m->encoder.pipeline)
+  if (m->encoder.desc.empty ())
     return;
   request_key_unit (m, false);
   guint64 mark;
@@ -1237,6 +1334,7 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
     m->mode = mc.mode_set ? mc.mode : c.mode;
     m->max_clients = mc.max_clients >= 0 ? mc.max_clients : c.max_clients;
     m->encoder.server = &s;
+    m->encoder.mount = m.get ();
     m->encoder.label = "mount " + mc.path;
     s.mounts.push_back (std::move (m));
   }
@@ -1312,6 +1410,8 @@ setup_mount (Server &s, Mount &m, GError **error)
         gst_caps_unref (caps);
       return false;
     }
+    std::lock_guard<std::mutex> g (m.lock);
+    encoder_arm_idle_locked (&m);
   }
   if (caps)
     gst_caps_unref (caps);
@@ -1525,15 +1625,17 @@ fanout_server_stop (FanoutServer *fs)
     s.rtsp = nullptr;
   }
   for (auto &m : s.mounts) {
-    GSource *d = nullptr;
+    GSource *d = nullptr, *idle = nullptr;
     {
       std::lock_guard<std::mutex> g (m->lock);
       d = std::exchange (m->deferred_key_unit, nullptr);
+      idle = std::exchange (m->idle_source, nullptr);
     }
-    if (d) {
-      g_source_destroy (d);
-      g_source_unref (d);
-    }
+    for (GSource *src : { d, idle })
+      if (src) {
+        g_source_destroy (src);
+        g_source_unref (src);
+      }
     runner_stop (m->encoder);
   }
   for (auto &src : s.sources)

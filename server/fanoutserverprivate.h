@@ -68,7 +68,8 @@ struct _FanoutServerConfig {
   int port = 8554;
   int http_port = -1; /* -1: no HTTP */
   gstfanout::Mode mode = gstfanout::Mode::Shared;
-  int max_clients = 0; /* 0: no limit */
+  int max_clients = 0;    /* 0: no limit */
+  guint idle_pause_s = 5; /* 0: encoders never pause */
   std::vector<std::pair<std::string, std::string>> users;
   bool basic = false;
   std::string mcast_first = "224.3.0.1", mcast_last = "224.3.0.254";
@@ -98,9 +99,13 @@ struct Mount;
 
 struct Runner {
   Server *server = nullptr;
-  std::string label; /* "source cam", "mount /live" */
-  std::string desc;  /* gst_parse_launch description */
+  Mount *mount = nullptr; /* the mount whose encoder this is, or none */
+  std::string label;      /* "source cam", "mount /live" */
+  std::string desc;       /* gst_parse_launch description */
+  /* Set and cleared on the server context, which reads it freely; other
+   * threads (clients) take a reference under pipeline_lock. */
   GstElement *pipeline = nullptr;
+  std::mutex pipeline_lock;
   GSource *bus_source = nullptr;
   GSource *retry_source = nullptr;
   guint backoff_ms = kBackoffMinMs;
@@ -120,6 +125,17 @@ struct Runner {
   std::condition_variable kf_cond;
 
   ~Runner () { gst_caps_replace (&caps, nullptr); }
+  /* A reference to the running pipeline, or nullptr: any thread. */
+  GstElement *ref_pipeline ()
+  {
+    std::lock_guard<std::mutex> g (pipeline_lock);
+    return pipeline ? GST_ELEMENT (gst_object_ref (pipeline)) : nullptr;
+  }
+  void set_pipeline (GstElement *p)
+  {
+    std::lock_guard<std::mutex> g (pipeline_lock);
+    pipeline = p;
+  }
   GstCaps *get_caps ()
   {
     std::lock_guard<std::mutex> g (caps_lock);
@@ -143,6 +159,7 @@ struct MediaInfo {
   Mount *mount;
   GstRTSPMedia *media; /* not owned: valid until unprepared */
   GstElement *ringsrc; /* owned */
+  bool live = true;    /* counted in Mount::live_medias (under its lock) */
 };
 
 struct Join {
@@ -177,6 +194,16 @@ struct Mount {
   std::vector<double> recent_joins; /* last 1024, seconds */
   std::vector<MediaInfo *> medias;
   guint64 drops_done = 0; /* from medias gone */
+  /* Idle saving: medias from configure to unprepare; with none for
+   * kEncoderIdleMs the encoder pipeline is paused (encoder_paused). */
+  int live_medias = 0;
+  GSource *idle_source = nullptr;
+  bool encoder_paused = false;
+  guint64 idle_pauses = 0;
+  /* Serialises the encoder's pause/resume decisions with their state
+   * changes, so that a resume never loses to a late pause. Taken before
+   * lock, never while calling into our callbacks. */
+  std::mutex encoder_state_lock;
 };
 
 struct ClientState {

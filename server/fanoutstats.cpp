@@ -41,6 +41,8 @@ percentile (std::vector<double> v, double p) noexcept
 
 struct MountSnapshot {
   int clients;
+  bool encoder_paused;
+  guint64 idle_pauses;
   guint64 frames, bytes, drops, keyframes, key_units, join_count;
   double join_sum, p50, p95;
   guint64 buckets[kNumJoinBuckets + 1];
@@ -54,6 +56,8 @@ snapshot (Mount &m) noexcept
   {
     std::lock_guard<std::mutex> g (m.lock);
     s.clients = m.clients;
+    s.encoder_paused = m.encoder_paused;
+    s.idle_pauses = m.idle_pauses;
     s.drops = m.drops_done;
     s.join_count = m.join_count;
     s.join_sum = m.join_sum;
@@ -122,6 +126,11 @@ metrics_text (Server *s)
   for (auto &[m, sn] : snaps)
     g_string_append_printf (o, "fanout_clients{mount=\"%s\"} %d\n",
                             m->cfg.path.c_str (), sn.clients);
+  head ("fanout_encoder_paused", "gauge",
+        "1 while a mount's encoder is paused for want of clients.");
+  for (auto &[m, sn] : snaps)
+    g_string_append_printf (o, "fanout_encoder_paused{mount=\"%s\"} %d\n",
+                            m->cfg.path.c_str (), sn.encoder_paused ? 1 : 0);
   head ("fanout_frames_total", "counter",
         "Frames payloaded by a mount's medias.");
   for (auto &[m, sn] : snaps)
@@ -294,6 +303,22 @@ fanout_server_get_stats_json (FanoutServer *fs)
                                                               : "isolated");
     json_builder_set_member_name (b, "clients");
     json_builder_add_int_value (b, sn.clients);
+    json_builder_set_member_name (b, "encoder");
+    json_builder_add_string_value (b, m->encoder.desc.empty () ? "none"
+                                      : sn.encoder_paused      ? "paused"
+                                                               : "running");
+    json_builder_set_member_name (b, "encoder_idle_pauses");
+    json_builder_add_int_value (b, (gint64)sn.idle_pauses);
+    if (!m->encoder.desc.empty ()) {
+      /* the encoded ring the medias read ("items": frames written) */
+      json_builder_set_member_name (b, "ring");
+      json_builder_begin_object (b);
+      foreach_ring_stat (m->encoder, [b] (const char *k, double v) {
+        json_builder_set_member_name (b, k);
+        json_builder_add_double_value (b, v);
+      });
+      json_builder_end_object (b);
+    }
     json_builder_set_member_name (b, "frames");
     json_builder_add_int_value (b, (gint64)sn.frames);
     json_builder_set_member_name (b, "bytes");

@@ -163,6 +163,7 @@ def run_clients(server, transport, n, seconds, tmp):
 JOIN_SCRIPT = r"""
 import sys, time, gi
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 from gi.repository import Gst, GstRtsp
 Gst.init(None)
 url, transport = sys.argv[1], sys.argv[2]
@@ -190,25 +191,73 @@ while "first" not in t and time.monotonic() < end:
     time.sleep(0.005)
 p.set_state(Gst.State.NULL)
 if "first" in t and "play" in t:
-    print((t["first"] - t["play"]) * 1000.0)
+    print((t["first"] - t["play"]) * 1000.0, t["play"])
 """
 
 
-def join_latencies(server, count, tmp):
+def join_script(tmp):
     script = os.path.join(tmp, "join.py")
     with open(script, "w") as f:
         f.write(JOIN_SCRIPT)
+    return script
+
+
+def parse_join(stdout):
+    """(latency ms, PLAY time on CLOCK_MONOTONIC) or None."""
+    try:
+        ms, play = stdout.strip().splitlines()[-1].split()
+        return float(ms), float(play)
+    except (ValueError, IndexError):
+        return None
+
+
+def join_latencies(server, count, tmp):
+    """count joins one after another, each at a random point of the GOP.
+    Returns [{"ms", "gap_ms"}]: gap_ms is the time since the previous
+    join's PLAY (fanout-rtsp-server asks for at most one keyframe per
+    500 ms, so joins closer than that share one)."""
+    script = join_script(tmp)
     out = []
+    last_play = None
     for i in range(count):
         time.sleep(random.uniform(0.1, 2.0))  # a random point in the GOP
         r = subprocess.run(["/usr/bin/python3", script, server.url,
                             "tcp" if i % 2 else "udp"],
                            capture_output=True, text=True, timeout=60)
-        try:
-            out.append(float(r.stdout.strip().splitlines()[-1]))
-        except (ValueError, IndexError):
-            pass
+        j = parse_join(r.stdout)
+        if j:
+            gap = (j[1] - last_play) * 1000.0 if last_play is not None else None
+            out.append({"ms": j[0], "gap_ms": gap})
+            last_play = j[1]
     return out
+
+
+def burst_joins(server, count, tmp):
+    """count clients started together (one burst): latencies in ms."""
+    script = join_script(tmp)
+    procs = [subprocess.Popen(["/usr/bin/python3", script, server.url,
+                               "tcp" if i % 2 else "udp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True) for i in range(count)]
+    out = []
+    for p in procs:
+        o, _ = p.communicate(timeout=60)
+        j = parse_join(o)
+        if j:
+            out.append(j[0])
+    return out
+
+
+def join_ms(r, close=None):
+    """Join latencies of a result; close=False: only joins at least 500 ms
+    after the previous one, close=True: only those closer."""
+    js = r["join_ms"]
+    if js and isinstance(js[0], (int, float)):  # results of older runs
+        return list(js) if close is None else []
+    if close is None:
+        return [j["ms"] for j in js]
+    return [j["ms"] for j in js
+            if (j["gap_ms"] is not None and j["gap_ms"] < 500) == close]
 
 
 def pct(v, p):
@@ -223,7 +272,9 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--clients", default="1,10,50")
     ap.add_argument("--seconds", type=int, default=8)
-    ap.add_argument("--joins", type=int, default=10)
+    ap.add_argument("--joins", type=int, default=30)
+    ap.add_argument("--burst", type=int, default=4,
+                    help="clients joining at the same moment, after the joins")
     ap.add_argument("--kinds", default="stock,shared,isolated")
     ap.add_argument("--out", default="docs/benchmarks")
     ap.add_argument("--summary", action="store_true",
@@ -239,7 +290,9 @@ def main():
     for kind in args.kinds.split(","):
         srv = Server(kind, args.build)
         try:
-            time.sleep(2)
+            # fanout-rtsp-server pauses an encoder 5 s after its last
+            # client (--idle-pause): idle is measured after that.
+            time.sleep(7)
             c0, w0 = proc_cpu(srv.p.pid), time.time()
             time.sleep(3)
             idle_cpu = (proc_cpu(srv.p.pid) - c0) / (time.time() - w0)
@@ -263,13 +316,17 @@ def main():
             bg = [start_client(srv.url, "udp", 600, os.path.join(tmp, f"bg{i}.txt"))
                   for i in range(10)]
             time.sleep(3)
-            joins = join_latencies(srv, args.joins, tmp)
+            r["join_ms"] = join_latencies(srv, args.joins, tmp)
+            time.sleep(1)
+            r["burst_ms"] = burst_joins(srv, args.burst, tmp) if args.burst else []
             for c in bg + [anchor]:
                 c.kill()
                 c.wait()
-            r["join_ms"] = joins
+            joins = join_ms(r)
             print(f"{kind:8s} join p50 {pct(joins, 0.5):.0f} ms p95 {pct(joins, 0.95):.0f} ms "
-                  f"({len(joins)} joins)", flush=True)
+                  f"({len(joins)} joins; {len(join_ms(r, True))} within 500 ms of the "
+                  f"previous); burst of {args.burst}: {sorted(round(x) for x in r['burst_ms'])}",
+                  flush=True)
             results["servers"][kind] = r
         finally:
             srv.stop()
@@ -303,7 +360,23 @@ def summary(results):
             print(f"| {kind} | {t} | {cpus} | {marginal(r, t, 'cpu', counts):.4f} | "
                   f"{marginal(r, t, 'rss_mb', counts):.3f} | "
                   f"{marginal(r, t, 'threads', counts):.1f} | {mind:.3f} | "
-                  f"{pct(r['join_ms'], 0.5):.0f} / {pct(r['join_ms'], 0.95):.0f} |")
+                  f"{pct(join_ms(r), 0.5):.0f} / {pct(join_ms(r), 0.95):.0f} |")
+    print("\n| server | idle CPU (cores) | idle RSS (MB) | idle threads | joins | "
+          "p50 / p95 / max (ms) | joins >= 500 ms apart: p50 / p95 / max | "
+          "closer joins (ms) | burst (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for kind, r in results["servers"].items():
+        a, far, close = join_ms(r), join_ms(r, False), join_ms(r, True)
+        idle = r.get("idle", {})
+
+        def three(v):
+            return (f"{pct(v, 0.5):.0f} / {pct(v, 0.95):.0f} / {max(v):.0f}"
+                    if v else "-")
+        print(f"| {kind} | {idle.get('cpu', float('nan')):.3f} | "
+              f"{idle.get('rss_mb', float('nan')):.1f} | {idle.get('threads', '-')} | "
+              f"{len(a)} | {three(a)} | {three(far)} | "
+              f"{' '.join(str(round(x)) for x in sorted(close)) or '-'} | "
+              f"{' '.join(str(round(x)) for x in sorted(r.get('burst_ms', []))) or '-'} |")
 
 
 def plot(results, path):
@@ -325,8 +398,8 @@ def plot(results, path):
     ax[1].set_ylabel("worst client's frames (%)")
     ax[1].set_title("Per-client frame delivery (min)")
     kinds = list(results["servers"])
-    p50 = [pct(results["servers"][k]["join_ms"], 0.5) for k in kinds]
-    p95 = [pct(results["servers"][k]["join_ms"], 0.95) for k in kinds]
+    p50 = [pct(join_ms(results["servers"][k]), 0.5) for k in kinds]
+    p95 = [pct(join_ms(results["servers"][k]), 0.95) for k in kinds]
     x = range(len(kinds))
     ax[2].bar([i - 0.2 for i in x], p50, 0.4, label="p50")
     ax[2].bar([i + 0.2 for i in x], p95, 0.4, label="p95")

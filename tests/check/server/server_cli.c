@@ -50,6 +50,9 @@ GST_START_TEST (test_bad_options)
   expect_usage_error (A ("--port", "http"), NULL, "bad --port 'http'");
   expect_usage_error (A ("--port", "70000"), NULL, "bad --port");
   expect_usage_error (A ("--mode", "fast"), NULL, "bad --mode 'fast'");
+  expect_usage_error (A ("--idle-pause", "soon"), NULL,
+                      "bad --idle-pause 'soon'");
+  expect_usage_error (A ("--idle-pause", "-1"), NULL, "bad --idle-pause");
   expect_usage_error (A ("--user", "alice"), NULL, "malformed --user");
   expect_usage_error (A ("--address", "not-an-ip"), NULL, "bad --address");
   expect_usage_error (A ("--multicast-range", "10.0.0.1-10.0.0.2"), NULL,

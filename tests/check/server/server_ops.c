@@ -292,6 +292,94 @@ GST_START_TEST (test_http_metrics_and_stats)
 
 GST_END_TEST;
 
+/* The mount's /stats entry: "encoder" state, idle pauses and the number of
+ * frames its encoder has written to its ring. */
+static gchar *
+mount_encoder_state (guint hport, gint64 *pauses, gdouble *items)
+{
+  gchar *stats = http_get (hport, "/stats");
+  JsonParser *parser = json_parser_new ();
+  JsonObject *mount;
+  gchar *state;
+
+  fail_unless (json_parser_load_from_data (parser, stats, -1, NULL), "%s",
+               stats);
+  mount = json_array_get_object_element (
+      json_object_get_array_member (
+          json_node_get_object (json_parser_get_root (parser)), "mounts"),
+      0);
+  state = g_strdup (json_object_get_string_member (mount, "encoder"));
+  *pauses = json_object_get_int_member (mount, "encoder_idle_pauses");
+  *items = json_object_get_double_member (
+      json_object_get_object_member (mount, "ring"), "items");
+  g_object_unref (parser);
+  g_free (stats);
+  return state;
+}
+
+/* Polls /stats until the mount's encoder is in @want (at most 60 s). */
+static gboolean
+wait_encoder_state (guint hport, const gchar *want, gint64 *pauses,
+                    gdouble *items)
+{
+  gint64 end = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  while (g_get_monotonic_time () < end) {
+    gchar *state = mount_encoder_state (hport, pauses, items);
+    gboolean done = g_str_equal (state, want);
+    g_free (state);
+    if (done)
+      return TRUE;
+    g_usleep (100 * 1000);
+  }
+  return FALSE;
+}
+
+/* With no client for --idle-pause seconds a mount's encoder pauses (it
+ * writes no frame); a client resumes it at once and plays; when the client
+ * leaves it pauses again. */
+GST_START_TEST (test_idle_encoder_pause)
+{
+  const gchar *args[]
+      = { "--source", SOURCE,         "--mount", MOUNT, "--http-port",
+          "0",        "--idle-pause", "1",       NULL };
+  TestServer *ts = test_server_start (args);
+  gchar *url = test_server_url (ts, "/live");
+  guint hport = fanout_server_get_http_port (ts->server);
+  gint64 pauses = 0;
+  gdouble items = 0, items_later = 0;
+  gchar *state;
+  TestClient *c;
+
+  fail_unless (wait_encoder_state (hport, "paused", &pauses, &items),
+               "the encoder did not pause without clients");
+  fail_unless_equals_int (pauses, 1);
+  g_usleep (G_USEC_PER_SEC);
+  state = mount_encoder_state (hport, &pauses, &items_later);
+  fail_unless_equals_string (state, "paused");
+  g_free (state);
+  fail_unless (items_later == items, "a paused encoder wrote %g frames",
+               items_later - items);
+
+  c = test_client_new (url, "h264", "tcp", TRUE, NULL, NULL);
+  fail_unless (test_client_wait_frames (c, 30, 60), "client: %s",
+               c->error ? c->error : "no frames");
+  fail_unless (c->first_is_key, "the first frame after resuming is a delta");
+  state = mount_encoder_state (hport, &pauses, &items_later);
+  fail_unless_equals_string (state, "running");
+  g_free (state);
+  fail_unless (items_later >= items + 30, "%g -> %g frames", items,
+               items_later);
+  test_client_free (c);
+
+  fail_unless (wait_encoder_state (hport, "paused", &pauses, &items),
+               "the encoder did not pause after the client left");
+  fail_unless_equals_int (pauses, 2);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
 /* A source that ends (or fails) is restarted with backoff: its clients see
  * the end (EOS), a client that connects afterwards plays. */
 GST_START_TEST (test_source_restarts)
@@ -380,6 +468,7 @@ server_ops_suite (void)
   tcase_add_test (tc, test_transport_per_mount);
   tcase_add_test (tc, test_multicast);
   tcase_add_test (tc, test_http_metrics_and_stats);
+  tcase_add_test (tc, test_idle_encoder_pause);
   tcase_add_test (tc, test_source_restarts);
   tcase_add_test (tc, test_not_seekable);
   return s;
