@@ -1106,8 +1106,10 @@ play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   if (media && m->mode == Mode::Isolated) {
     auto *mi = static_cast<MediaInfo *> (
         g_object_get_data (G_OBJECT (media), "fanout-media-info"));
-    if (mi)
+    if (mi) {
       ringsrc = GST_ELEMENT (gst_object_ref (mi->ringsrc));
+      frames = get_uint_prop (ringsrc, "pushed"); /* the client's own */
+    }
   }
   {
     std::lock_guard<std::mutex> g (cs->server->lock);
@@ -1163,7 +1165,10 @@ client_leave (ClientState *cs, const char *how) noexcept
     ringsrc = std::exchange (cs->ringsrc, nullptr);
   }
   if (ringsrc) {
+    /* Isolated: the client's own reader counts its frames and drops. */
     drops = get_uint_prop (ringsrc, "dropped");
+    if (played)
+      frames = get_uint_prop (ringsrc, "pushed") - frames0;
     gst_object_unref (ringsrc);
   }
   log_line (s,
@@ -1332,6 +1337,19 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
     m->cfg = mc;
     m->source = src;
     m->mode = mc.mode_set ? mc.mode : c.mode;
+    if ((mc.transports & GST_RTSP_LOWER_TRANS_UDP_MCAST)
+        && m->mode == Mode::Isolated) {
+      /* One media per client would send one multicast copy per client. */
+      if (mc.mode_set) {
+        g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                     "mount %s: transport=multicast sends one stream to all "
+                     "clients, mode=isolated one stream per client: use "
+                     "mode=shared or drop multicast",
+                     mc.path.c_str ());
+        return nullptr;
+      }
+      m->mode = Mode::Shared; /* --mode isolated is for unicast mounts */
+    }
     m->max_clients = mc.max_clients >= 0 ? mc.max_clients : c.max_clients;
     m->encoder.server = &s;
     m->encoder.mount = m.get ();

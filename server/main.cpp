@@ -28,6 +28,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 
 static gboolean
 on_signal (gpointer data) noexcept
@@ -86,9 +87,16 @@ main (int argc, char **argv)
     g_print ("Serving %s\n", u);
     g_free (u);
   }
-  if (fanout_server_get_http_port (server))
-    g_print ("Metrics http://127.0.0.1:%u/metrics and /stats\n",
+  if (fanout_server_get_http_port (server)) {
+    /* the host the RTSP URL names: the HTTP server listens beside it */
+    GUri *uri = g_uri_parse (url, G_URI_FLAGS_NONE, nullptr);
+    const gchar *host = uri ? g_uri_get_host (uri) : "127.0.0.1";
+    g_print ("Metrics http://%s%s%s:%u/metrics and /stats\n",
+             strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "",
              fanout_server_get_http_port (server));
+    if (uri)
+      g_uri_unref (uri);
+  }
   g_print ("Watch it: ffplay -fflags nobuffer -flags low_delay "
            "-rtsp_transport tcp %s\n",
            url);

@@ -69,6 +69,9 @@ GST_START_TEST (test_bad_sources_and_mounts)
   expect_usage_error (A ("--source", "cam=test:big"), NULL, "bad test source");
   expect_usage_error (A ("--source", "cam=test", "--source", "cam=test"), NULL,
                       "defined twice");
+  expect_usage_error (A ("--source", "cam=test", "--mount",
+                         "/mc=cam,transport=multicast,mode=isolated"),
+                      NULL, "use mode=shared or drop multicast");
   expect_usage_error (A ("--mount", "live=cam"), NULL, "malformed mount");
   expect_usage_error (A ("--mount", "/live"), NULL, "malformed mount");
   expect_usage_error (A ("--mount", "/live=cam,codec=h265"), NULL,
