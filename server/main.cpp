@@ -30,6 +30,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <sys/resource.h>
+
 static gboolean
 on_signal (gpointer data) noexcept
 {
@@ -44,6 +46,19 @@ fail (GError *err) noexcept
   int status = (err && err->domain == FANOUT_SERVER_ERROR) ? 2 : 1;
   g_clear_error (&err);
   return status;
+}
+
+/* Every client holds sockets (and, in isolated mode, a media with its own
+ * UDP ports): lift the soft limit on open files (often 1024) to the hard
+ * one, as servers for many clients do. */
+static void
+raise_fd_limit () noexcept
+{
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit (RLIMIT_NOFILE, &rl);
+  }
 }
 
 int
@@ -62,6 +77,7 @@ main (int argc, char **argv)
     return 0;
   }
 
+  raise_fd_limit ();
   FanoutServer *server = fanout_server_new (config, &err);
   fanout_server_config_free (config);
   if (!server)

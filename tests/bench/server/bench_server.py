@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 HZ = os.sysconf("SC_CLK_TCK")
 FPS = 30
@@ -126,6 +127,36 @@ def last_progress(progress):
             int(times[-1]) / 1e6 if times else 0.0)
 
 
+def run_light_clients(server, transport, n, seconds, build):
+    """N sessions of rtsp-load (one process, epoll; a few % of a core for
+    200 clients, where 200 ffmpeg need ~3 cores): CPU over its counting
+    window, delivery = frames (RTP marker packets) / frames the RTP
+    timestamp span covers, per client."""
+    u = urllib.parse.urlsplit(server.url)
+    p = subprocess.Popen(
+        [os.path.join(build, "tests", "bench", "server", "rtsp-load"),
+         u.hostname, str(u.port), u.path, str(n), transport, str(seconds)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    ready = p.stdout.readline().split()
+    failed = n - int(ready[1]) if len(ready) == 2 and ready[0] == "ready" else n
+    time.sleep(1.0)  # rtsp-load settles 1 s before counting
+    c0, w0 = proc_cpu(server.p.pid), time.time()
+    time.sleep(seconds)
+    c1, w1 = proc_cpu(server.p.pid), time.time()
+    rss, threads = proc_status(server.p.pid)
+    out, _ = p.communicate(timeout=120)
+    delivery = []
+    for line in out.splitlines():
+        f = line.split()
+        if f and f[0] == "client":
+            frames, expected = int(f[3]), int(f[5])
+            delivery.append(min(1.0, frames / expected) if expected else 0.0)
+    if failed:
+        print(f"  warning: {failed} of {n} sessions did not start", flush=True)
+    return {"cpu": (c1 - c0) / (w1 - w0), "rss_mb": rss, "threads": threads,
+            "active": n - failed, "delivery": delivery or [0.0]}
+
+
 def run_clients(server, transport, n, seconds, tmp):
     """N clients for `seconds` of media each; CPU over the steady window."""
     progs = [os.path.join(tmp, f"p{i}.txt") for i in range(n)]
@@ -141,11 +172,19 @@ def run_clients(server, transport, n, seconds, tmp):
     time.sleep(max(1.0, seconds - 3.0))
     c1, w1 = proc_cpu(server.p.pid), time.time()
     rss, threads = proc_status(server.p.pid)
+    # clients still playing at the end of the window: with many clients and
+    # a short --seconds the first ones can end before the last ones start
+    active = sum(1 for c in clients if c.poll() is None)
+    if active < n:
+        print(f"  warning: only {active} of {n} clients were still playing at the "
+              f"end of the CPU window: use a longer --seconds", flush=True)
+    deadline = time.time() + seconds + 30  # one deadline for all of them
     for c in clients:
         try:
-            c.wait(seconds + 30)
+            c.wait(max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             c.kill()
+            c.wait()
     # Delivery: frames received over frames in the media time they span
     # (a lost frame leaves a gap in time; scheduling does not count).
     delivery = []
@@ -156,6 +195,7 @@ def run_clients(server, transport, n, seconds, tmp):
         "cpu": (c1 - c0) / (w1 - w0),
         "rss_mb": rss,
         "threads": threads,
+        "active": active,
         "delivery": delivery,
     }
 
@@ -272,6 +312,9 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--clients", default="1,10,50")
     ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--light", action="store_true",
+                    help="clients are rtsp-load sessions (one light process) "
+                    "instead of ffmpeg processes: for 100-200 clients")
     ap.add_argument("--joins", type=int, default=30)
     ap.add_argument("--burst", type=int, default=4,
                     help="clients joining at the same moment, after the joins")
@@ -305,7 +348,8 @@ def main():
             for transport in ("udp", "tcp"):
                 r[transport] = {}
                 for n in counts:
-                    m = run_clients(srv, transport, n, args.seconds, tmp)
+                    m = (run_light_clients(srv, transport, n, args.seconds, args.build)
+                         if args.light else run_clients(srv, transport, n, args.seconds, tmp))
                     r[transport][n] = m
                     print(f"{kind:8s} {transport} {n:4d} clients: cpu {m['cpu']:.3f} "
                           f"rss {m['rss_mb']:.1f} MB threads {m['threads']} "
