@@ -652,7 +652,7 @@ PadReader::handle_item (RingItem &item) noexcept
   }
   if (item.sticky && !(item.sticky == sent_)) {
     push_sticky (item.sticky.get ());
-    sent_ = std::move (item.sticky);
+    sent_ = item.sticky; /* a copy: @item keeps it for the next pops */
   }
 
   GstMiniObject *obj = item.obj.release ();

@@ -1003,7 +1003,11 @@ RingReader::pop_impl (RingItem &item, bool wait) noexcept
 
     /* Copy with our own references, then unpin. */
     item.obj.reset (node->obj ? gst_mini_object_ref (node->obj) : nullptr);
-    item.sticky = StickyRef (node->sticky ? node->sticky->ref () : nullptr);
+    /* The set changes rarely: a caller that reuses @item keeps its
+     * reference, and the set's count (a line every reader would otherwise
+     * bounce on every item) is not touched. */
+    if (item.sticky.get () != node->sticky)
+      item.sticky = StickyRef (node->sticky ? node->sticky->ref () : nullptr);
     item.seq = node->seq;
     item.flags = node->flags;
     item.running_time = node->rt;

@@ -133,9 +133,12 @@ private:
 /* One item as a reader receives it: its own references. */
 struct RingItem {
   MiniRef<GstMiniObject> obj; /* buffer, buffer list or event */
-  StickyRef sticky;           /* sticky events in force at this item */
-  guint64 seq = 0;            /* writer sequence number, from 0 */
-  guint32 flags = 0;          /* ITEM_* */
+  /* Sticky events in force at this item. Left as it is when @item already
+   * holds that set: reuse one RingItem across pops (and copy, not move, the
+   * set out of it) to pop without touching the set's reference count. */
+  StickyRef sticky;
+  guint64 seq = 0;   /* writer sequence number, from 0 */
+  guint32 flags = 0; /* ITEM_* */
   GstClockTime running_time = GST_CLOCK_TIME_NONE;
   /* Items this reader lost just before this one (lag policy, or a reset);
    * non-zero means the element marks the next buffer DISCONT. */

@@ -429,6 +429,49 @@ RING_TEST (sticky_events_follow_items)
   pool.check_refcounts_are_one ();
 }
 
+/* One RingItem reused across pops keeps the set it holds while the items'
+ * set is the same one (no reference traffic), takes the new one when it
+ * changes, and takes it again after the caller moved it out. */
+RING_TEST (sticky_set_kept_in_reused_item)
+{
+  Pool pool (8);
+  {
+    auto w = make_ring (16);
+    w->push_event (caps_event ("video/x-h264"), GST_CLOCK_TIME_NONE);
+    push_n (*w, pool, 0, 3, 0);
+    w->push_event (caps_event ("video/x-h264,width=2"), GST_CLOCK_TIME_NONE);
+    push_n (*w, pool, 3, 2, 0);
+
+    RingReader r (w->ring (), LagPolicy::DropToKeyframe, StartPosition::Oldest);
+    RingItem it;
+    std::vector<const StickySet *> sets;
+    while (r.try_pop (it) == PopResult::Ok) {
+      CHECK (it.sticky);
+      sets.push_back (it.sticky.get ());
+      it.obj.reset ();
+    }
+    /* caps, 3 buffers, caps, 2 buffers */
+    CHECK_EQ (sets.size (), size_t (7));
+    for (size_t i = 1; i < 4; i++)
+      CHECK (sets[i] == sets[0]);
+    CHECK (sets[4] != sets[0]);
+    for (size_t i = 5; i < 7; i++)
+      CHECK (sets[i] == sets[4]);
+    GstCaps *caps;
+    gst_event_parse_caps (sets[6]->find (GST_EVENT_CAPS), &caps);
+    CHECK (gst_structure_has_field (gst_caps_get_structure (caps, 0), "width"));
+
+    /* moved out: the next pop fills it again with the same set */
+    StickyRef kept = std::move (it.sticky);
+    CHECK (!it.sticky);
+    push_n (*w, pool, 5, 1, 0);
+    CHECK (r.try_pop (it) == PopResult::Ok);
+    CHECK (it.sticky.get () == kept.get ());
+    it.obj.reset ();
+  }
+  pool.check_refcounts_are_one ();
+}
+
 RING_TEST (eos_reaches_late_reader)
 {
   Pool pool (8);
