@@ -126,6 +126,28 @@ bad:
   return -1;
 }
 
+/* Sends @total messages, at most @per_call per sendmmsg call, retrying on
+ * EINTR/EAGAIN/ENOBUFS. Returns 0, or -1 after printing the error. */
+static int
+send_all (int fd, struct mmsghdr *msgs, size_t total, size_t per_call,
+          unsigned long long *calls)
+{
+  size_t sent = 0;
+  while (sent < total) {
+    size_t want = total - sent < per_call ? total - sent : per_call;
+    int r = sendmmsg (fd, msgs + sent, (unsigned int)want, 0);
+    (*calls)++;
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS)
+        continue;
+      perror ("sendmmsg");
+      return -1;
+    }
+    sent += (size_t)r;
+  }
+  return 0;
+}
+
 static double
 tv_s (struct timeval tv)
 {
@@ -196,43 +218,24 @@ main (int argc, char **argv)
     }
     if (all) {
       /* one message per packet per destination, all in one call */
-      size_t total = batch->n_packets * (size_t)n_dests, sent = 0;
+      size_t total = batch->n_packets * (size_t)n_dests;
       for (i = 1; i < n_dests; i++)
         for (k = 0; k < batch->n_packets; k++)
           msgs[i * batch->n_packets + k] = msgs[k];
       for (i = 0; i < n_dests; i++)
         for (k = 0; k < batch->n_packets; k++)
           msgs[i * batch->n_packets + k].msg_hdr.msg_name = &dests[i];
-      while (sent < total) {
-        int r = sendmmsg (sender, msgs + sent, (unsigned int)(total - sent), 0);
-        calls++;
-        if (r < 0) {
-          if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS)
-            continue;
-          perror ("sendmmsg");
-          return 1;
-        }
-        sent += (size_t)r;
-      }
+      if (send_all (sender, msgs, total, total, &calls) < 0)
+        return 1;
       continue;
     }
     for (i = 0; i < n_dests; i++) {
-      size_t sent = 0;
       for (k = 0; k < batch->n_packets; k++)
         msgs[k].msg_hdr.msg_name = &dests[i];
-      while (sent < batch->n_packets) {
-        unsigned int want
-            = single ? 1 : (unsigned int)(batch->n_packets - sent);
-        int r = sendmmsg (sender, msgs + sent, want, 0);
-        calls++;
-        if (r < 0) {
-          if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS)
-            continue;
-          perror ("sendmmsg");
-          return 1;
-        }
-        sent += (size_t)r;
-      }
+      if (send_all (sender, msgs, batch->n_packets,
+                    single ? 1 : batch->n_packets, &calls)
+          < 0)
+        return 1;
     }
   }
   getrusage (RUSAGE_SELF, &r1);
