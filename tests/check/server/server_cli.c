@@ -251,6 +251,80 @@ GST_START_TEST (test_defaults_and_sigterm)
 
 GST_END_TEST;
 
+/* One log line per client event, and each isolated client's frame count is
+ * its own: two clients playing at the same time each report about their
+ * own seconds x 30 frames, not the mount's total. */
+GST_START_TEST (test_client_log_lines)
+{
+  GError *err = NULL;
+  GSubprocess *proc = g_subprocess_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, &err,
+      server_binary (), "--port", "0", "--address", "127.0.0.1", "--mode",
+      "isolated", "--source", "cam=test:320x240@30", "--mount",
+      "/live=cam,codec=h264", NULL);
+  GDataInputStream *out;
+  gchar *line, *url = NULL;
+  guint connected = 0, playing = 0, left = 0;
+  TestClient *c[2];
+  guint i;
+
+  fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
+    gboolean ready = strstr (line, "ffplay") != NULL;
+    if (g_str_has_prefix (line, "Serving "))
+      url = g_strdup (line + 8);
+    g_free (line);
+    if (ready)
+      break;
+  }
+  fail_unless (url != NULL, "no URL");
+
+  for (i = 0; i < 2; i++)
+    c[i] = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  for (i = 0; i < 2; i++)
+    fail_unless (test_client_wait_frames (c[i], 60, 60), "client %u: %s", i,
+                 c[i]->error ? c[i]->error : "no frames");
+  for (i = 0; i < 2; i++)
+    test_client_free (c[i]);
+  g_subprocess_send_signal (proc, SIGTERM);
+
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
+    const gchar *l = strstr (line, " left /live: ");
+    gdouble secs = 0;
+    guint64 frames = 0, drops = 0;
+    if (strstr (line, " connected"))
+      connected++;
+    if (strstr (line, " playing /live over tcp"))
+      playing++;
+    if (l) {
+      left++;
+      fail_unless (sscanf (l,
+                           " left /live: tcp, %lf s, %" G_GUINT64_FORMAT
+                           " frames, %" G_GUINT64_FORMAT " drops",
+                           &secs, &frames, &drops)
+                       == 3,
+                   "%s", line);
+      fail_unless (secs > 0.5, "%s", line);
+      fail_unless (frames >= 30, "%s", line);
+      /* its own frames: at most its playing time at 30 fps, and some slack
+       * for the keyframe it starts on and the rounding of the time */
+      fail_unless (frames <= secs * 30 + 20, "%s", line);
+    }
+    g_free (line);
+  }
+  fail_unless (g_subprocess_wait (proc, NULL, NULL));
+  fail_unless_equals_int (g_subprocess_get_exit_status (proc), 0);
+  fail_unless_equals_int (connected, 2);
+  fail_unless_equals_int (playing, 2);
+  fail_unless_equals_int (left, 2);
+  g_object_unref (out);
+  g_object_unref (proc);
+  g_free (url);
+}
+
+GST_END_TEST;
+
 static Suite *
 server_cli_suite (void)
 {
@@ -268,6 +342,7 @@ server_cli_suite (void)
   tcase_add_test (tc, test_bad_config);
   tcase_add_test (tc, test_list_devices);
   tcase_add_test (tc, test_defaults_and_sigterm);
+  tcase_add_test (tc, test_client_log_lines);
   return s;
 }
 

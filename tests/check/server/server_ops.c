@@ -347,7 +347,7 @@ GST_START_TEST (test_idle_encoder_pause)
   guint hport = fanout_server_get_http_port (ts->server);
   gint64 pauses = 0;
   gdouble items = 0, items_later = 0;
-  gchar *state;
+  gchar *state, *metrics;
   TestClient *c;
 
   fail_unless (wait_encoder_state (hport, "paused", &pauses, &items),
@@ -359,6 +359,11 @@ GST_START_TEST (test_idle_encoder_pause)
   g_free (state);
   fail_unless (items_later == items, "a paused encoder wrote %g frames",
                items_later - items);
+  metrics = http_get (hport, "/metrics");
+  fail_unless (strstr (metrics, "fanout_encoder_paused{mount=\"/live\"} 1\n")
+                   != NULL,
+               "%s", metrics);
+  g_free (metrics);
 
   c = test_client_new (url, "h264", "tcp", TRUE, NULL, NULL);
   fail_unless (test_client_wait_frames (c, 30, 60), "client: %s",
@@ -369,6 +374,11 @@ GST_START_TEST (test_idle_encoder_pause)
   g_free (state);
   fail_unless (items_later >= items + 30, "%g -> %g frames", items,
                items_later);
+  metrics = http_get (hport, "/metrics");
+  fail_unless (strstr (metrics, "fanout_encoder_paused{mount=\"/live\"} 0\n")
+                   != NULL,
+               "%s", metrics);
+  g_free (metrics);
   test_client_free (c);
 
   fail_unless (wait_encoder_state (hport, "paused", &pauses, &items),
