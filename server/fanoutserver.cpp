@@ -1598,29 +1598,33 @@ fanout_server_stop (FanoutServer *fs)
   }
   if (s.rtsp) {
     g_signal_handlers_disconnect_by_data (s.rtsp, &s);
+    /* Clients first, then what is left of the sessions. A client's own
+     * thread tears its sessions down when its watch goes (the "closed"
+     * signal comes after); unpreparing those medias from here at the same
+     * time races with it: gst-rtsp-server 1.22 can then send into a client
+     * already finalized and abort. So wait for every "closed" (bounded),
+     * clients closing by themselves included. */
     gst_rtsp_server_client_filter (s.rtsp, remove_client, nullptr);
-    GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool (s.rtsp);
-    gst_rtsp_session_pool_filter (pool, remove_session, nullptr);
-    g_object_unref (pool);
     if (s.rtsp_source) {
       g_source_destroy (s.rtsp_source);
       g_source_unref (s.rtsp_source);
       s.rtsp_source = nullptr;
     }
-    /* Let the clients' watches run their close handlers. */
-    if (s.context) {
-      gint64 end = g_get_monotonic_time () + 300 * G_TIME_SPAN_MILLISECOND;
-      while (g_get_monotonic_time () < end) {
+    gint64 end = g_get_monotonic_time () + kStopClientsWaitUs;
+    while (g_get_monotonic_time () < end) {
+      if (s.context)
         while (g_main_context_iteration (s.context, FALSE))
           ;
-        {
-          std::lock_guard<std::mutex> g (s.lock);
-          if (s.clients.empty ())
-            break;
-        }
-        g_usleep (5000);
+      {
+        std::lock_guard<std::mutex> g (s.lock);
+        if (s.clients.empty ())
+          break;
       }
+      g_usleep (5000);
     }
+    GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool (s.rtsp);
+    gst_rtsp_session_pool_filter (pool, remove_session, nullptr);
+    g_object_unref (pool);
     {
       std::lock_guard<std::mutex> g (s.lock);
       for (ClientState *cs : s.clients) {

@@ -88,6 +88,8 @@ static const double kJoinBuckets[]
     = { 0.033, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0, 4.0 };
 static const guint kNumJoinBuckets = G_N_ELEMENTS (kJoinBuckets);
 static const gint64 kKeyUnitIntervalUs = 500 * G_TIME_SPAN_MILLISECOND;
+/* fanout_server_stop waits at most this long for clients to close. */
+static const gint64 kStopClientsWaitUs = 1000 * G_TIME_SPAN_MILLISECOND;
 static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;
 static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
 
