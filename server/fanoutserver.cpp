@@ -357,7 +357,7 @@ encoder_chain (const Mount &m, guint src_fps)
   default:
     if (g_str_equal (h264_encoder (), "x264enc"))
       d = g_strdup_printf ("x264enc name=enc tune=zerolatency "
-                           "speed-preset=ultrafast bitrate=%u "
+                           "speed-preset=ultrafast bitrate=%u aud=false "
                            "key-int-max=%u ! video/x-h264,profile=baseline "
                            "! h264parse config-interval=-1",
                            m.cfg.bitrate, keyint);
@@ -381,16 +381,19 @@ mount_ring_capacity (const Mount &m, guint src_fps)
   return MAX (64u, (guint)std::lround (2.0 * m.cfg.gop * fps) + 8);
 }
 
+/* pay0 of a mount's media: the payloader in a fanoutpaybin, which hands
+ * each frame to gst-rtsp-server as one buffer list (see fanoutpaybin.cpp). */
 static const char *
 payloader_for (Codec c) noexcept
 {
   switch (c) {
   case Codec::Mjpeg:
-    return "rtpjpegpay name=pay0 pt=26";
+    return "fanoutpaybin name=pay0 payloader=\"rtpjpegpay pt=26\"";
   case Codec::Vp8:
-    return "rtpvp8pay name=pay0 pt=96";
+    return "fanoutpaybin name=pay0 payloader=\"rtpvp8pay pt=96\"";
   default:
-    return "rtph264pay name=pay0 pt=96 config-interval=-1";
+    return "fanoutpaybin name=pay0 "
+           "payloader=\"rtph264pay pt=96 config-interval=-1\"";
   }
 }
 
@@ -1279,7 +1282,13 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
   s.cfg = *config;
   FanoutServerConfig &c = s.cfg;
 
-  for (const char *e : { kWriter, kReader })
+  static const bool pay_bin = pay_bin_register ();
+  if (!pay_bin) {
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                 "cannot register the fanoutpaybin element");
+    return nullptr;
+  }
+  for (const char *e : { kWriter, kReader, "payloadbatch" })
     if (!element_exists (e)) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
                    "the %s element is not available: install gst-fanout's "

@@ -36,6 +36,9 @@ enum class Mode { Shared, Isolated };
 
 const char *codec_name (Codec c) noexcept;
 
+/* Registers the fanoutpaybin element (fanoutpaybin.cpp) in this process. */
+bool pay_bin_register () noexcept;
+
 struct SourceConfig {
   std::string name;
   std::string spec;

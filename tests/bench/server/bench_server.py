@@ -40,8 +40,10 @@ SOURCE = ("videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
           "! timeoverlay halignment=left valignment=bottom font-desc=\"Sans 20\" "
           "! clockoverlay halignment=right valignment=top font-desc=\"Sans 20\" "
           "time-format=\"%H:%M:%S\"")
+# The encoder settings fanout-rtsp-server uses (server/fanoutserver.cpp,
+# encoder_chain): the same stream from both servers.
 ENCODE = ("x264enc tune=zerolatency speed-preset=ultrafast bitrate=2000 "
-          "key-int-max=60 ! video/x-h264,profile=baseline "
+          "aud=false key-int-max=60 ! video/x-h264,profile=baseline "
           "! h264parse config-interval=-1")
 
 
