@@ -201,6 +201,7 @@ static gboolean gst_payload_batch_src_activate_mode (GstPad *pad,
                                                      GstPadMode mode,
                                                      gboolean active) noexcept;
 static void gst_payload_batch_timer_loop (gpointer user_data) noexcept;
+static bool gst_payload_batch_needs_timer (GstPayloadBatch *self) noexcept;
 
 static void
 gst_payload_batch_class_init (GstPayloadBatchClass *klass)
@@ -417,9 +418,20 @@ gst_payload_batch_set_property (GObject *object, guint prop_id,
     }
   }
 
-  if (latency_changed)
+  if (latency_changed) {
+    /* A time bound set while active: start the timer task now (it stops
+     * with the pad; a stale start after deactivation pauses at once). */
+    bool running;
+    {
+      GMutexLock lock (&priv->lock);
+      running = priv->running;
+    }
+    if (running && gst_payload_batch_needs_timer (self))
+      gst_pad_start_task (self->srcpad, gst_payload_batch_timer_loop, self,
+                          nullptr);
     gst_element_post_message (GST_ELEMENT_CAST (self),
                               gst_message_new_latency (GST_OBJECT_CAST (self)));
+  }
 }
 
 static void
@@ -901,6 +913,15 @@ stopped:
   gst_pad_pause_task (self->srcpad);
 }
 
+/* Whether the timer task has work: max-latency set and not passthrough. */
+static bool
+gst_payload_batch_needs_timer (GstPayloadBatch *self) noexcept
+{
+  GMutexLock lock (&self->priv->lock);
+  const auto &s = self->priv->settings;
+  return s.max_latency > 0 && !s.passthrough;
+}
+
 static gboolean
 gst_payload_batch_src_activate_mode (GstPad *pad, GstObject *parent,
                                      GstPadMode mode, gboolean active) noexcept
@@ -917,8 +938,11 @@ gst_payload_batch_src_activate_mode (GstPad *pad, GstObject *parent,
       priv->running = true;
       priv->flushing = false;
     }
-    return gst_pad_start_task (pad, gst_payload_batch_timer_loop, self,
-                               nullptr);
+    /* The timer thread exists only while a time bound can apply (an
+     * RTSP server with one payloadbatch per client saves a thread each). */
+    return !gst_payload_batch_needs_timer (self)
+           || gst_pad_start_task (pad, gst_payload_batch_timer_loop, self,
+                                  nullptr);
   }
 
   /* 1. unblock the timer task: stop flag, cancel its wait, wake it */
