@@ -503,6 +503,34 @@ GST_END_TEST;
 /* ------------------------------------------------------------------------ */
 /* Time bound */
 
+/* The timer thread exists only while a time bound applies: an element per
+ * RTSP client (fanout-rtsp-server's fanoutpaybin) costs no idle thread. */
+GST_START_TEST (test_timer_thread_only_with_max_latency)
+{
+  GstHarness *h = harness_new ("application/octet-stream");
+  GstPad *src = gst_element_get_static_pad (h->element, "src");
+  GstTask *task;
+
+  fail_unless (GST_PAD_TASK (src) == NULL);
+  g_object_set (h->element, "max-latency", 10 * GST_MSECOND, NULL);
+  task = GST_PAD_TASK (src);
+  fail_unless (task != NULL);
+  fail_unless_equals_int (gst_task_get_state (task), GST_TASK_STARTED);
+
+  /* deactivated, it stops; activated again with the bound, it starts */
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_NULL),
+                          GST_STATE_CHANGE_SUCCESS);
+  fail_unless (GST_PAD_TASK (src) == NULL);
+  gst_harness_play (h);
+  task = GST_PAD_TASK (src);
+  fail_unless (task != NULL);
+  fail_unless_equals_int (gst_task_get_state (task), GST_TASK_STARTED);
+
+  gst_object_unref (src);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_timeout_push)
 {
   GstHarness *h = harness_new ("application/octet-stream");
@@ -1056,6 +1084,7 @@ payloadbatch_suite (void)
   tcase_add_test (tc, test_frame_boundary_rtp_marker);
   tcase_add_test (tc, test_frame_boundary_real_payloaders);
   tcase_add_test (tc, test_keyframe_boundary);
+  tcase_add_test (tc, test_timer_thread_only_with_max_latency);
   tcase_add_test (tc, test_timeout_push);
   tcase_add_test (tc, test_events_flush_in_order);
   tcase_add_test (tc, test_buffer_lists_in);
