@@ -325,6 +325,80 @@ GST_START_TEST (test_client_log_lines)
 
 GST_END_TEST;
 
+/* SIGTERM at the moment many TCP clients drop their connections (no
+ * TEARDOWN) still exits 0. The server closes its clients and waits for
+ * their close handlers before it removes what is left of the sessions;
+ * removing the sessions first made gst-rtsp-server 1.22 abort
+ * (get_data_seq: 'data_seq' should not be NULL) when isolated medias were
+ * still sending to clients being finalized: the server binary from before
+ * the fix failed this test in 3 runs of 3 (in round 0 or 3 of 5). */
+GST_START_TEST (test_sigterm_while_clients_leave)
+{
+  const guint n = 100, rounds = 5;
+  guint round, i;
+
+  for (round = 0; round < rounds; round++) {
+    GError *err = NULL;
+    GSubprocess *proc = g_subprocess_new (
+        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+        &err, server_binary (), "--port", "0", "--address", "127.0.0.1",
+        "--quiet", "--mode", "isolated", "--source", "cam=test:1280x720@30",
+        "--mount", "/live=cam,codec=h264", NULL);
+    GDataInputStream *out;
+    gchar *line, *url = NULL, *ctrl;
+    guint port = 0;
+    RawRtsp *r[100];
+
+    fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
+    out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+    while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
+      gboolean ready = strstr (line, "ffplay") != NULL;
+      if (g_str_has_prefix (line, "Serving "))
+        url = g_strdup (line + 8);
+      g_free (line);
+      if (ready)
+        break;
+    }
+    fail_unless (url != NULL, "no URL");
+    fail_unless (sscanf (url, "rtsp://127.0.0.1:%u/", &port) == 1, "%s", url);
+    ctrl = g_strdup_printf ("%s/stream=0", url);
+
+    for (i = 0; i < n; i++) {
+      r[i] = raw_rtsp_connect (port);
+      fail_unless (r[i] != NULL);
+      fail_unless_equals_int (raw_rtsp_request (r[i], "DESCRIBE", url,
+                                                "Accept: application/sdp\r\n",
+                                                NULL),
+                              200);
+      fail_unless_equals_int (
+          raw_rtsp_request (
+              r[i], "SETUP", ctrl,
+              "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n", NULL),
+          200);
+      fail_unless_equals_int (raw_rtsp_request (r[i], "PLAY", url, NULL, NULL),
+                              200);
+    }
+    g_usleep (300 * G_TIME_SPAN_MILLISECOND);
+    /* All connections drop at once, and the signal comes right after. */
+    for (i = 0; i < n; i++)
+      raw_rtsp_free (r[i]);
+    g_subprocess_send_signal (proc, SIGTERM);
+    fail_unless (g_subprocess_wait (proc, NULL, NULL));
+    fail_unless (g_subprocess_get_if_exited (proc),
+                 "round %u: the server died of signal %d", round,
+                 g_subprocess_get_if_signaled (proc)
+                     ? g_subprocess_get_term_sig (proc)
+                     : 0);
+    fail_unless_equals_int (g_subprocess_get_exit_status (proc), 0);
+    g_object_unref (out);
+    g_object_unref (proc);
+    g_free (ctrl);
+    g_free (url);
+  }
+}
+
+GST_END_TEST;
+
 static Suite *
 server_cli_suite (void)
 {
@@ -343,6 +417,7 @@ server_cli_suite (void)
   tcase_add_test (tc, test_list_devices);
   tcase_add_test (tc, test_defaults_and_sigterm);
   tcase_add_test (tc, test_client_log_lines);
+  tcase_add_test (tc, test_sigterm_while_clients_leave);
   return s;
 }
 
