@@ -202,6 +202,25 @@ GST_START_TEST (test_list_devices)
 
 GST_END_TEST;
 
+/* Reads a spawned server's stdout up to its ffplay line (it serves from
+ * then on). Returns the first "Serving" URL, or NULL; @ffplay: whether the
+ * ffplay line came. */
+static gchar *
+read_serving_url (GDataInputStream *out, gboolean *ffplay)
+{
+  gchar *line, *url = NULL;
+
+  *ffplay = FALSE;
+  while (!*ffplay
+         && (line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
+    if (!url && g_str_has_prefix (line, "Serving "))
+      url = g_strdup (line + 8);
+    *ffplay = strstr (line, "ffplay") != NULL;
+    g_free (line);
+  }
+  return url;
+}
+
 /* With no source or mount options the binary serves the built-in test
  * source at /live and prints the URL and an ffplay line; SIGTERM ends the
  * client sessions and exits 0. */
@@ -212,22 +231,14 @@ GST_START_TEST (test_defaults_and_sigterm)
       G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err,
       server_binary (), "--port", "0", "--address", "127.0.0.1", NULL);
   GDataInputStream *out;
-  gchar *line, *url = NULL;
-  gboolean ffplay = FALSE;
+  gchar *url;
+  gboolean ffplay;
   TestClient *c;
   gint64 t0;
 
   fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
-  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
-    if (g_str_has_prefix (line, "Serving "))
-      url = g_strdup (line + 8);
-    if (strstr (line, "ffplay"))
-      ffplay = TRUE;
-    g_free (line);
-    if (ffplay)
-      break;
-  }
+  url = read_serving_url (out, &ffplay);
   fail_unless (url != NULL && g_str_has_suffix (url, "/live"), "no URL");
   fail_unless (g_str_has_prefix (url, "rtsp://127.0.0.1:"));
   fail_unless (ffplay);
@@ -263,21 +274,15 @@ GST_START_TEST (test_client_log_lines)
       "isolated", "--source", "cam=test:320x240@30", "--mount",
       "/live=cam,codec=h264", NULL);
   GDataInputStream *out;
-  gchar *line, *url = NULL;
+  gchar *line, *url;
+  gboolean ffplay;
   guint connected = 0, playing = 0, left = 0;
   TestClient *c[2];
   guint i;
 
   fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
-  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
-    gboolean ready = strstr (line, "ffplay") != NULL;
-    if (g_str_has_prefix (line, "Serving "))
-      url = g_strdup (line + 8);
-    g_free (line);
-    if (ready)
-      break;
-  }
+  url = read_serving_url (out, &ffplay);
   fail_unless (url != NULL, "no URL");
 
   for (i = 0; i < 2; i++)
@@ -345,20 +350,14 @@ GST_START_TEST (test_sigterm_while_clients_leave)
         "--quiet", "--mode", "isolated", "--source", "cam=test:1280x720@30",
         "--mount", "/live=cam,codec=h264", NULL);
     GDataInputStream *out;
-    gchar *line, *url = NULL, *ctrl;
+    gchar *url, *ctrl;
+    gboolean ffplay;
     guint port = 0;
     RawRtsp *r[100];
 
     fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
     out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
-    while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
-      gboolean ready = strstr (line, "ffplay") != NULL;
-      if (g_str_has_prefix (line, "Serving "))
-        url = g_strdup (line + 8);
-      g_free (line);
-      if (ready)
-        break;
-    }
+    url = read_serving_url (out, &ffplay);
     fail_unless (url != NULL, "no URL");
     fail_unless (sscanf (url, "rtsp://127.0.0.1:%u/", &port) == 1, "%s", url);
     ctrl = g_strdup_printf ("%s/stream=0", url);
