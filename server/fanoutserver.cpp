@@ -30,6 +30,7 @@
 #include "fanoutserverprivate.h"
 
 #include <gst/gst.h>
+#include <gst/base/gstbasesink.h>
 #include <gst/video/video.h>
 #include <gst/rtsp-server/rtsp-server.h>
 #include <libsoup/soup.h>
@@ -382,18 +383,21 @@ mount_ring_capacity (const Mount &m, guint src_fps)
 }
 
 /* pay0 of a mount's media: the payloader in a fanoutpaybin, which hands
- * each frame to gst-rtsp-server as one buffer list (see fanoutpaybin.cpp). */
-static const char *
-payloader_for (Codec c) noexcept
+ * each frame to gst-rtsp-server as one buffer list (see fanoutpaybin.cpp).
+ * Isolated clients start on the newest keyframe: RTP-Info names it. */
+static std::string
+payloader_for (Codec c, Mode mode)
 {
+  std::string d = "fanoutpaybin name=pay0 ";
+  if (mode == Mode::Isolated)
+    d += "rtpinfo-at-keyframe=true ";
   switch (c) {
   case Codec::Mjpeg:
-    return "fanoutpaybin name=pay0 payloader=\"rtpjpegpay pt=26\"";
+    return d + "payloader=\"rtpjpegpay pt=26\"";
   case Codec::Vp8:
-    return "fanoutpaybin name=pay0 payloader=\"rtpvp8pay pt=96\"";
+    return d + "payloader=\"rtpvp8pay pt=96\"";
   default:
-    return "fanoutpaybin name=pay0 "
-           "payloader=\"rtph264pay pt=96 config-interval=-1\"";
+    return d + "payloader=\"rtph264pay pt=96 config-interval=-1\"";
   }
 }
 
@@ -664,7 +668,9 @@ pay_sink_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
   Mount *m = mi->mount;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   m->frames.fetch_add (1, std::memory_order_relaxed); /* counter */
-  if (buf && !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT)) {
+  mi->frame_key
+      = buf && !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (mi->frame_key) {
     m->keyframes.fetch_add (1, std::memory_order_relaxed); /* counter */
     gint64 now = g_get_monotonic_time ();
     std::lock_guard<std::mutex> g (m->lock);
@@ -704,11 +710,25 @@ pay_src_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
     return GST_PAD_PROBE_OK;
   }
   guint64 n = 0;
-  if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
-    n = gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
-  else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
-    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), add_size,
-                             &n);
+  /* Isolated: every frame also goes to the sender, which is where each
+   * client gets it from (see drop_rtp_probe). */
+  Sender *sender = mi->mount->sender.get ();
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    n = gst_buffer_get_size (buf);
+    if (sender) {
+      GstBufferList *one = gst_buffer_list_new_sized (1);
+      gst_buffer_list_add (one, gst_buffer_ref (buf));
+      sender->push (mi->media, one, mi->frame_key);
+      gst_buffer_list_unref (one);
+    }
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    gst_buffer_list_foreach (list, add_size, &n);
+    /* fanoutpaybin pushes one list per frame (see fanoutpaybin.cpp) */
+    if (sender)
+      sender->push (mi->media, list, mi->frame_key);
+  }
   mi->mount->bytes.fetch_add (n, std::memory_order_relaxed); /* counter */
   return GST_PAD_PROBE_OK;
 }
@@ -833,6 +853,48 @@ media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
    * keeps them alive, so gone is freed with the media (see configure). */
 }
 
+/* On an isolated media's sinks: RTP packets go no further (each client
+ * gets them from its own cursor), RTCP does (second byte 200-204). */
+static GstPadProbeReturn
+drop_rtp_probe (GstPad *, GstPadProbeInfo *info, gpointer) noexcept
+{
+  GstBuffer *b = nullptr;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    b = gst_buffer_list_length (list) ? gst_buffer_list_get (list, 0) : nullptr;
+  } else {
+    b = GST_PAD_PROBE_INFO_BUFFER (info);
+  }
+  guint8 head[2] = { 0, 0 };
+  if (b && gst_buffer_extract (b, 0, head, 2) == 2 && head[1] >= 200
+      && head[1] <= 204)
+    return GST_PAD_PROBE_OK;
+  return GST_PAD_PROBE_DROP;
+}
+
+/* gst-rtsp-server adds its sinks when a PLAY completes the pipeline; they
+ * are set up here as they come, before any data. Without a last sample on
+ * them, gst-rtsp-server 1.22 takes RTP-Info from fanoutpaybin's stats: the
+ * packet a joining client gets first. Isolated (@data non-null): its own
+ * fan-out sends no RTP to anyone (RTCP still goes out). */
+static void
+sink_added_cb (GstBin *, GstBin *, GstElement *e, gpointer data) noexcept
+{
+  if (!GST_IS_BASE_SINK (e))
+    return;
+  gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (e), FALSE);
+  if (!data)
+    return;
+  GstPad *pad = gst_element_get_static_pad (e, "sink");
+  if (!pad)
+    return;
+  gst_pad_add_probe (pad,
+                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                     drop_rtp_probe, nullptr, nullptr);
+  gst_object_unref (pad);
+}
+
 static void
 media_prepared_cb (GstRTSPMedia *media, gpointer data) noexcept
 {
@@ -863,7 +925,7 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
   GstElement *bin = gst_rtsp_media_get_element (media);
   GstElement *pay = gst_bin_get_by_name (GST_BIN (bin), "pay0");
   GstElement *ringsrc = gst_bin_get_by_name (GST_BIN (bin), "ringsrc");
-  gst_object_unref (bin);
+  ObjRef<GstElement> bin_ref (bin);
   if (!pay || !ringsrc) {
     if (pay)
       gst_object_unref (pay);
@@ -891,6 +953,13 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
    * prepared is never listed, so the list never outlives a media. */
   g_signal_connect (media, "prepared", G_CALLBACK (media_prepared_cb), m);
   g_signal_connect (media, "unprepared", G_CALLBACK (media_unprepared_cb), m);
+  if (m->sender)
+    m->sender->set_source (media);
+  if (GstObject *pipeline = gst_object_get_parent (GST_OBJECT (bin))) {
+    g_signal_connect (pipeline, "deep-element-added",
+                      G_CALLBACK (sink_added_cb), m->sender.get ());
+    gst_object_unref (pipeline);
+  }
   encoder_media_added (m, mi);
   wait_fresh_keyframe (m);
 }
@@ -961,6 +1030,35 @@ pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   return check_capacity (client, ctx);
 }
 
+/* Isolated encoding mount: the keyframe this client's SETUP asked for is
+ * out (usually already) before its cursor starts on the newest keyframe.
+ * Only when the media plays already (the first PLAY starts it; its frames
+ * come after): at most 500 ms. */
+static GstRTSPStatusCode
+pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (!cs)
+    return GST_RTSP_STS_OK;
+  Mount *m = nullptr;
+  guint64 mark = 0;
+  {
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    m = cs->mount;
+    mark = cs->kf_mark;
+  }
+  if (!m || !m->sender || m->encoder.desc.empty () || !ctx->sessmedia)
+    return GST_RTSP_STS_OK;
+  GstRTSPStream *stream = gst_rtsp_media_get_stream (
+      gst_rtsp_session_media_get_media (ctx->sessmedia), 0);
+  /* Blocking: the media holds its first frame until this PLAY. */
+  if (stream && !gst_rtsp_stream_is_blocking (stream))
+    m->sender->wait_keyframe_after (mark, kKeyUnitIntervalUs);
+  return GST_RTSP_STS_OK;
+}
+
+static void request_key_unit (Mount *m, bool play) noexcept;
+
 static void
 setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
@@ -995,12 +1093,17 @@ setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
     std::lock_guard<std::mutex> g (m->lock);
     m->clients++;
   }
+  if (m->sender && !m->encoder.desc.empty ()) {
+    /* Isolated: this client's cursor will start at a keyframe made for it,
+     * asked for now, so that it is in the ring by its PLAY. */
+    guint64 mark = m->sender->keyframes ();
+    {
+      std::lock_guard<std::mutex> g (cs->server->lock);
+      cs->kf_mark = mark;
+    }
+    request_key_unit (m, false);
+  }
 }
-
-/* Instant join: ask the mount's encoder for a keyframe now. On PLAY at most
- * once per kKeyUnitIntervalUs (clients joining together share it); for a
- * new media (@play false) always, as its reader must start fresh. */
-static void request_key_unit (Mount *m, bool play) noexcept;
 
 static gboolean
 deferred_key_unit_cb (gpointer data) noexcept
@@ -1016,6 +1119,10 @@ deferred_key_unit_cb (gpointer data) noexcept
   return G_SOURCE_REMOVE;
 }
 
+/* Instant join: ask the mount's encoder for a keyframe now. On PLAY at most
+ * once per kKeyUnitIntervalUs (clients joining together share it); for a
+ * new media or an isolated client (@play false) always, as its reader must
+ * start fresh. */
 static void
 request_key_unit (Mount *m, bool play) noexcept
 {
@@ -1079,6 +1186,41 @@ wait_fresh_keyframe (Mount *m) noexcept
   });
 }
 
+/* Isolated mount: this client's transport is served by the mount's sender
+ * from now on, on its own cursor (the media's frames never reach
+ * gst-rtsp-server's own fan-out: see pay_src_probe). */
+static bool
+isolated_play (ClientState *cs, Mount *m, GstRTSPContext *ctx,
+               gint64 play_us) noexcept
+{
+  if (!ctx->sessmedia || !ctx->session) {
+    GST_WARNING ("isolated PLAY without a session");
+    return false;
+  }
+  GstRTSPStreamTransport *trans
+      = gst_rtsp_session_media_get_transport (ctx->sessmedia, 0);
+  if (!trans) {
+    GST_WARNING ("isolated PLAY without a transport");
+    return false;
+  }
+  std::shared_ptr<SenderClient> old;
+  {
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    old = std::exchange (cs->sent, nullptr);
+  }
+  m->sender->remove (old); /* PLAY after PAUSE */
+  /* The client's cursor starts on the newest keyframe, in the ring. */
+  std::shared_ptr<SenderClient> sc
+      = m->sender->add (cs->client, ctx->session, trans, play_us);
+  if (!sc) {
+    GST_WARNING ("isolated PLAY: transport not served");
+    return false;
+  }
+  std::lock_guard<std::mutex> g (cs->server->lock);
+  cs->sent = std::move (sc);
+  return true;
+}
+
 static void
 play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
@@ -1095,38 +1237,44 @@ play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   if (!m)
     return;
   gint64 now = g_get_monotonic_time ();
+  bool isolated = m->sender && isolated_play (cs, m, ctx, now);
   GstRTSPMedia *media = ctx->sessmedia
                             ? gst_rtsp_session_media_get_media (ctx->sessmedia)
                             : ctx->media;
-  {
+  if (media && !isolated) {
     std::lock_guard<std::mutex> g (m->lock);
-    if (media)
-      m->pending.push_back (Join{ media, now });
+    m->pending.push_back (Join{ media, now });
   }
-  guint64 frames = m->frames.load (std::memory_order_relaxed);
+  guint64 frames = isolated ? 0 : m->frames.load (std::memory_order_relaxed);
   std::string trans;
-  GstElement *ringsrc = nullptr;
-  if (media && m->mode == Mode::Isolated) {
-    auto *mi = static_cast<MediaInfo *> (
-        g_object_get_data (G_OBJECT (media), "fanout-media-info"));
-    if (mi) {
-      ringsrc = GST_ELEMENT (gst_object_ref (mi->ringsrc));
-      frames = get_uint_prop (ringsrc, "pushed"); /* the client's own */
-    }
-  }
   {
     std::lock_guard<std::mutex> g (cs->server->lock);
-    if (ringsrc)
-      std::swap (cs->ringsrc, ringsrc);
     cs->play_us = now;
     cs->frames_at_play = frames;
     trans = cs->transport;
   }
-  if (ringsrc)
-    gst_object_unref (ringsrc);
-  request_key_unit (m, true);
+  if (!isolated)
+    request_key_unit (m, true);
   log_line (cs->server, "client %s playing %s over %s", cs->address.c_str (),
             m->cfg.path.c_str (), trans.c_str ());
+}
+
+/* PAUSE: an isolated client's delivery stops until its next PLAY. */
+static void
+pause_cb (GstRTSPClient *client, GstRTSPContext *, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (!cs)
+    return;
+  Mount *m = nullptr;
+  std::shared_ptr<SenderClient> sc;
+  {
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    m = cs->mount;
+    sc = cs->sent;
+  }
+  if (m && m->sender && sc)
+    m->sender->remove (sc);
 }
 
 static void
@@ -1162,17 +1310,17 @@ client_leave (ClientState *cs, const char *how) noexcept
     if (played)
       frames = m->frames.load (std::memory_order_relaxed) - frames0;
   }
-  GstElement *ringsrc = nullptr;
+  std::shared_ptr<SenderClient> sc;
   {
     std::lock_guard<std::mutex> g (s->lock);
-    ringsrc = std::exchange (cs->ringsrc, nullptr);
+    sc = std::exchange (cs->sent, nullptr);
   }
-  if (ringsrc) {
-    /* Isolated: the client's own reader counts its frames and drops. */
-    drops = get_uint_prop (ringsrc, "dropped");
-    if (played)
-      frames = get_uint_prop (ringsrc, "pushed") - frames0;
-    gst_object_unref (ringsrc);
+  if (sc) {
+    /* Isolated: the client's own cursor counts its frames and drops. */
+    if (m && m->sender)
+      m->sender->remove (sc);
+    drops = sc->reader.dropped ();
+    frames = sc->frames.load (std::memory_order_relaxed);
   }
   log_line (s,
             "client %s %s %s: %s, %.1f s, %" G_GUINT64_FORMAT
@@ -1257,8 +1405,10 @@ client_connected_cb (GstRTSPServer *, GstRTSPClient *client,
   g_signal_connect (client, "pre-describe-request",
                     G_CALLBACK (pre_describe_cb), s);
   g_signal_connect (client, "pre-setup-request", G_CALLBACK (pre_setup_cb), s);
+  g_signal_connect (client, "pre-play-request", G_CALLBACK (pre_play_cb), s);
   g_signal_connect (client, "setup-request", G_CALLBACK (setup_cb), s);
   g_signal_connect (client, "play-request", G_CALLBACK (play_cb), s);
+  g_signal_connect (client, "pause-request", G_CALLBACK (pause_cb), s);
   g_signal_connect (client, "teardown-request", G_CALLBACK (teardown_cb), s);
   g_signal_connect (client, "closed", G_CALLBACK (closed_cb), s);
   log_line (s, "client %s connected", cs->address.c_str ());
@@ -1368,6 +1518,26 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
   return fs.release ();
 }
 
+/* The sender's join callback: an isolated client's first frame is out. */
+static void
+sender_join_cb (gpointer data, double secs) noexcept
+{
+  auto *m = static_cast<Mount *> (data);
+  std::lock_guard<std::mutex> g (m->lock);
+  record_join (m, secs);
+}
+
+/* A session ended by the pool (it timed out): its isolated clients stop. */
+static void
+session_removed_cb (GstRTSPSessionPool *, GstRTSPSession *session,
+                    gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  for (auto &m : s->mounts)
+    if (m->sender)
+      m->sender->remove_session (session);
+}
+
 static bool
 setup_mount (Server &s, Mount &m, GError **error)
 {
@@ -1409,7 +1579,7 @@ setup_mount (Server &s, Mount &m, GError **error)
     }
     m.ring = m.source->channel;
     m.media_launch = "( " + reader_desc (m.ring) + " ! "
-                     + payloader_for (passthrough) + " )";
+                     + payloader_for (passthrough, m.mode) + " )";
     m.codec = passthrough;
   } else {
     m.ring = m.source->channel + ":" + m.cfg.path;
@@ -1430,8 +1600,8 @@ setup_mount (Server &s, Mount &m, GError **error)
     d += " ! " + caps_s + " ! " + encoder_chain (m, src_fps) + " ! "
          + writer_desc (m.ring, mount_ring_capacity (m, src_fps));
     m.encoder.desc = d;
-    m.media_launch
-        = "( " + reader_desc (m.ring) + " ! " + payloader_for (m.codec) + " )";
+    m.media_launch = "( " + reader_desc (m.ring) + " ! "
+                     + payloader_for (m.codec, m.mode) + " )";
     if (!runner_start (m.encoder, error)) {
       if (caps)
         gst_caps_unref (caps);
@@ -1443,9 +1613,24 @@ setup_mount (Server &s, Mount &m, GError **error)
   if (caps)
     gst_caps_unref (caps);
 
+  if (m.mode == Mode::Isolated) {
+    /* One media payloads each frame once; the sender gives every client
+     * its own cursor on those frames (fanoutsender.h). */
+    guint cap = m.encoder.desc.empty () ? m.source->capacity
+                                        : mount_ring_capacity (m, src_fps);
+    std::string why;
+    m.sender = Sender::create (m.cfg.path, cap, sender_join_cb, &m, &why);
+    if (!m.sender) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "mount %s: cannot start isolated delivery (%s): use "
+                   "mode=shared",
+                   m.cfg.path.c_str (), why.c_str ());
+      return false;
+    }
+  }
   GstRTSPMediaFactory *f = gst_rtsp_media_factory_new ();
   gst_rtsp_media_factory_set_launch (f, m.media_launch.c_str ());
-  gst_rtsp_media_factory_set_shared (f, m.mode == Mode::Shared);
+  gst_rtsp_media_factory_set_shared (f, TRUE);
   guint protocols = m.cfg.transports
                         ? m.cfg.transports
                         : (GST_RTSP_LOWER_TRANS_UDP | GST_RTSP_LOWER_TRANS_TCP);
@@ -1575,6 +1760,10 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   /* 4. Accept clients. */
   g_signal_connect (s.rtsp, "client-connected",
                     G_CALLBACK (client_connected_cb), &s);
+  GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool (s.rtsp);
+  g_signal_connect (pool, "session-removed", G_CALLBACK (session_removed_cb),
+                    &s);
+  g_object_unref (pool);
   g_source_attach (s.rtsp_source, s.context);
   for (auto &m : s.mounts)
     log_line (&s, "mount %s: source %s (%s), %s, %s", m->cfg.path.c_str (),
@@ -1632,6 +1821,7 @@ fanout_server_stop (FanoutServer *fs)
       g_usleep (5000);
     }
     GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool (s.rtsp);
+    g_signal_handlers_disconnect_by_data (pool, &s);
     gst_rtsp_session_pool_filter (pool, remove_session, nullptr);
     g_object_unref (pool);
     {
@@ -1667,6 +1857,8 @@ fanout_server_stop (FanoutServer *fs)
         g_source_destroy (src);
         g_source_unref (src);
       }
+    if (m->sender)
+      m->sender->stop ();
     runner_stop (m->encoder);
   }
   for (auto &src : s.sources)

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "fanoutserver.h"
+#include "fanoutsender.h"
 
 #include <gst/gst.h>
 #include <gst/rtsp/gstrtsptransport.h>
@@ -165,6 +166,8 @@ struct MediaInfo {
   GstRTSPMedia *media; /* not owned: valid until unprepared */
   GstElement *ringsrc; /* owned */
   bool live = true;    /* counted in Mount::live_medias (under its lock) */
+  /* The frame in the payloader is a keyframe (its streaming thread). */
+  bool frame_key = false;
 };
 
 struct Join {
@@ -181,6 +184,8 @@ struct Mount {
   std::string ring; /* channel the medias read */
   std::string media_launch;
   Runner encoder; /* empty desc for copy mounts */
+  /* Isolated mounts: every client's own cursor on the payloaded frames. */
+  std::unique_ptr<Sender> sender;
   GstRTSPMediaFactory *factory = nullptr;
   /* Counters written by streaming threads, read by /metrics: relaxed, they
    * order nothing. */
@@ -222,13 +227,10 @@ struct ClientState {
   gint64 connected_us = 0;
   gint64 play_us = 0;
   guint64 frames_at_play = 0;
-  GstElement *ringsrc = nullptr; /* owned: the client's own media (isolated) */
-
-  ~ClientState ()
-  {
-    if (ringsrc)
-      gst_object_unref (ringsrc);
-  }
+  /* Isolated: the client's delivery, and the sender's keyframe count when
+   * its SETUP asked the encoder for a fresh one. */
+  std::shared_ptr<SenderClient> sent;
+  guint64 kf_mark = 0;
 };
 
 struct Server {

@@ -59,6 +59,8 @@ snapshot (Mount &m) noexcept
     s.encoder_paused = m.encoder_paused;
     s.idle_pauses = m.idle_pauses;
     s.drops = m.drops_done;
+    if (m.sender)
+      s.drops += m.sender->drops (); /* isolated clients' own */
     s.join_count = m.join_count;
     s.join_sum = m.join_sum;
     std::copy (std::begin (m.join_bucket), std::end (m.join_bucket), s.buckets);

@@ -1,0 +1,418 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "fanoutsender.h"
+
+#include <gio/gio.h>
+#include <gst/rtp/gstrtpbuffer.h>
+
+#include <algorithm>
+#include <chrono>
+#include <new>
+#include <system_error>
+
+GST_DEBUG_CATEGORY_STATIC (fanout_sender_debug);
+#define GST_CAT_DEFAULT fanout_sender_debug
+
+namespace gstfanout
+{
+
+/* A TCP client is touched (its session kept alive) at most this often. */
+static const gint64 kKeepAliveUs = G_USEC_PER_SEC;
+
+SenderClient::SenderClient (GstRTSPClient *c, GstRTSPSession *s,
+                            GstRTSPStreamTransport *t,
+                            std::shared_ptr<Ring> ring, gint64 play) noexcept
+    : client (GST_RTSP_CLIENT (g_object_ref (c))), session (s),
+      trans (GST_RTSP_STREAM_TRANSPORT (g_object_ref (t))),
+      reader (std::move (ring), LagPolicy::DropToKeyframe,
+              StartPosition::LatestKeyframe),
+      play_us (play)
+{
+}
+
+SenderClient::~SenderClient ()
+{
+  pending.obj.reset ();
+  if (dest)
+    g_object_unref (dest);
+  if (socket)
+    g_object_unref (socket);
+  g_object_unref (trans);
+  g_object_unref (client);
+}
+
+std::unique_ptr<Sender>
+Sender::create (const std::string &name, gsize capacity, JoinFunc on_join,
+                gpointer data, std::string *error) noexcept
+{
+  if (!fanout_sender_debug)
+    GST_DEBUG_CATEGORY_INIT (fanout_sender_debug, "fanoutsender", 0,
+                             "fanout-rtsp-server isolated delivery");
+  std::unique_ptr<Sender> s (new (std::nothrow) Sender ());
+  if (!s) {
+    *error = "out of memory";
+    return nullptr;
+  }
+  s->name_ = name;
+  s->on_join_ = on_join;
+  s->join_data_ = data;
+  s->writer_ = RingWriter::create (capacity, error);
+  if (!s->writer_)
+    return nullptr;
+  s->waiter_.reset (new (std::nothrow) RingReader (
+      s->writer_->ring (), LagPolicy::DropToLatest, StartPosition::Latest));
+  if (!s->waiter_) {
+    *error = "out of memory";
+    return nullptr;
+  }
+  try {
+    s->thread_ = std::thread (&Sender::run, s.get ());
+  } catch (const std::system_error &e) {
+    *error = std::string ("cannot start the sender thread: ") + e.what ();
+    return nullptr;
+  }
+  return s;
+}
+
+Sender::~Sender ()
+{
+  stop ();
+}
+
+void
+Sender::stop () noexcept
+{
+  stopping_.store (true, std::memory_order_release);
+  if (thread_.joinable ()) {
+    waiter_->wake ();
+    thread_.join ();
+  }
+  std::vector<std::shared_ptr<SenderClient>> gone;
+  {
+    std::lock_guard<std::mutex> g (lock_);
+    for (auto &c : clients_) {
+      if (!c->removed.exchange (true, std::memory_order_acq_rel))
+        drops_done_ += c->reader.dropped ();
+      if (c->tcp)
+        gst_rtsp_stream_transport_set_message_sent_full (c->trans, nullptr,
+                                                         nullptr, nullptr);
+    }
+    gone.swap (clients_);
+    gen_.fetch_add (1, std::memory_order_release);
+  }
+  /* The client references go here, outside the lock. */
+}
+
+void
+Sender::set_source (gconstpointer media) noexcept
+{
+  /* Waits out a push in progress (a few microseconds); a new media starts
+   * a new RTP stream (SSRC, sequence numbers): forget the old one's. */
+  while (writing_.exchange (true, std::memory_order_acquire))
+    std::this_thread::yield ();
+  writer_->reset ();
+  source_ = media;
+  writing_.store (false, std::memory_order_release);
+}
+
+void
+Sender::push (gconstpointer media, GstBufferList *list, bool key) noexcept
+{
+  /* One writer at a time: a media going away may still be in its last
+   * push when set_source () or the next media comes; it then skips. */
+  if (writing_.exchange (true, std::memory_order_acquire))
+    return;
+  if (source_ == media) {
+    writer_->push (GST_MINI_OBJECT_CAST (gst_buffer_list_ref (list)),
+                   key ? ITEM_SYNC : 0u, GST_CLOCK_TIME_NONE);
+  } else {
+    key = false;
+  }
+  writing_.store (false, std::memory_order_release);
+  if (key) {
+    {
+      std::lock_guard<std::mutex> g (kf_lock_);
+      keyframes_.fetch_add (1, std::memory_order_relaxed); /* under lock */
+    }
+    kf_cond_.notify_all ();
+  }
+}
+
+guint64
+Sender::keyframes () const noexcept
+{
+  return keyframes_.load (std::memory_order_relaxed);
+}
+
+bool
+Sender::wait_keyframe_after (guint64 mark, gint64 timeout_us) noexcept
+{
+  std::unique_lock<std::mutex> lk (kf_lock_);
+  return kf_cond_.wait_for (
+      lk, std::chrono::microseconds (timeout_us), [this, mark] {
+        return keyframes_.load (std::memory_order_relaxed) > mark;
+      });
+}
+
+/* A TCP client wrote out a frame it had queued: serve it again. */
+void
+Sender::message_sent_cb (GstRTSPStreamTransport *, gpointer data) noexcept
+{
+  static_cast<Sender *> (data)->waiter_->wake ();
+}
+
+std::shared_ptr<SenderClient>
+Sender::add (GstRTSPClient *client, GstRTSPSession *session,
+             GstRTSPStreamTransport *trans, gint64 play_us) noexcept
+{
+  const GstRTSPTransport *t = gst_rtsp_stream_transport_get_transport (trans);
+  if (!t || stopping_.load (std::memory_order_acquire))
+    return nullptr;
+  if (t->lower_transport != GST_RTSP_LOWER_TRANS_TCP
+      && t->lower_transport != GST_RTSP_LOWER_TRANS_UDP)
+    return nullptr;
+  std::shared_ptr<SenderClient> c;
+  try {
+    c = std::make_shared<SenderClient> (client, session, trans,
+                                        writer_->ring (), play_us);
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
+  if (t->lower_transport == GST_RTSP_LOWER_TRANS_UDP) {
+    c->tcp = false;
+    GInetAddress *ia = t->destination
+                           ? g_inet_address_new_from_string (t->destination)
+                           : nullptr;
+    if (!ia) {
+      GST_WARNING ("%s: UDP client without a destination address",
+                   name_.c_str ());
+      return nullptr;
+    }
+    GstRTSPStream *stream = gst_rtsp_stream_transport_get_stream (trans);
+    c->socket = gst_rtsp_stream_get_rtp_socket (stream,
+                                                g_inet_address_get_family (ia));
+    c->dest = g_inet_socket_address_new (ia, (guint16)t->client_port.min);
+    g_object_unref (ia);
+    if (!c->socket) {
+      GST_WARNING ("%s: no RTP socket for %s", name_.c_str (), t->destination);
+      return nullptr;
+    }
+  }
+  if (c->tcp)
+    gst_rtsp_stream_transport_set_message_sent_full (trans, message_sent_cb,
+                                                     this, nullptr);
+  {
+    std::lock_guard<std::mutex> g (lock_);
+    try {
+      clients_.push_back (c);
+    } catch (const std::bad_alloc &) {
+      return nullptr;
+    }
+    gen_.fetch_add (1, std::memory_order_release);
+  }
+  /* Serve it now: its keyframe is already in the ring. */
+  waiter_->wake ();
+  return c;
+}
+
+void
+Sender::forget_locked (const std::shared_ptr<SenderClient> &c) noexcept
+{
+  auto it = std::find (clients_.begin (), clients_.end (), c);
+  if (it == clients_.end ())
+    return;
+  if (!c->removed.exchange (true, std::memory_order_acq_rel))
+    drops_done_ += c->reader.dropped ();
+  if (c->tcp)
+    gst_rtsp_stream_transport_set_message_sent_full (c->trans, nullptr, nullptr,
+                                                     nullptr);
+  clients_.erase (it);
+  gen_.fetch_add (1, std::memory_order_release);
+}
+
+void
+Sender::remove (const std::shared_ptr<SenderClient> &c) noexcept
+{
+  if (!c)
+    return;
+  std::lock_guard<std::mutex> g (lock_);
+  forget_locked (c);
+}
+
+void
+Sender::remove_session (GstRTSPSession *session) noexcept
+{
+  std::vector<std::shared_ptr<SenderClient>> gone;
+  std::lock_guard<std::mutex> g (lock_);
+  for (auto &c : clients_)
+    if (c->session == session)
+      gone.push_back (c);
+  for (auto &c : gone)
+    forget_locked (c);
+}
+
+guint64
+Sender::drops () const noexcept
+{
+  std::lock_guard<std::mutex> g (lock_);
+  guint64 n = drops_done_;
+  for (auto &c : clients_)
+    n += c->reader.dropped ();
+  return n;
+}
+
+guint
+Sender::n_clients () const noexcept
+{
+  std::lock_guard<std::mutex> g (lock_);
+  return (guint)clients_.size ();
+}
+
+/* One sendmmsg per up to kMsgs packets of @list to @c's RTP port. */
+static void
+send_udp (SenderClient &c, GstBufferList *list) noexcept
+{
+  constexpr guint kMsgs = 32, kVecs = 4;
+  GOutputMessage msgs[kMsgs];
+  GOutputVector vecs[kMsgs][kVecs];
+  GstMapInfo maps[kMsgs][kVecs];
+  GstMemory *mems[kMsgs][kVecs];
+  GstBuffer *whole[kMsgs];
+  guint n = gst_buffer_list_length (list);
+  for (guint i = 0; i < n;) {
+    guint k = 0;
+    for (; k < kMsgs && i < n; i++) {
+      GstBuffer *b = gst_buffer_list_get (list, i);
+      guint nm = gst_buffer_n_memory (b);
+      guint v = 0;
+      whole[k] = nullptr;
+      if (nm > kVecs) {
+        /* Rare: more pieces than vectors, map it as one (a copy). */
+        if (!gst_buffer_map (b, &maps[k][0], GST_MAP_READ))
+          continue;
+        whole[k] = b;
+        vecs[k][0] = { maps[k][0].data, maps[k][0].size };
+        mems[k][0] = nullptr;
+        v = 1;
+      } else {
+        for (guint j = 0; j < nm; j++) {
+          GstMemory *mem = gst_buffer_peek_memory (b, j);
+          if (!gst_memory_map (mem, &maps[k][v], GST_MAP_READ))
+            continue;
+          mems[k][v] = mem;
+          vecs[k][v] = { maps[k][v].data, maps[k][v].size };
+          v++;
+        }
+      }
+      msgs[k] = GOutputMessage{ c.dest, vecs[k], v, 0, nullptr, 0 };
+      k++;
+    }
+    if (k == 0)
+      continue;
+    GError *err = nullptr;
+    /* UDP: a full socket buffer loses packets here as it would anywhere. */
+    if (g_socket_send_messages (c.socket, msgs, k, 0, nullptr, &err) < 0) {
+      GST_LOG ("send: %s", err->message);
+      g_error_free (err);
+    }
+    for (guint m = 0; m < k; m++) {
+      if (whole[m]) {
+        gst_buffer_unmap (whole[m], &maps[m][0]);
+        continue;
+      }
+      for (guint j = 0; j < msgs[m].num_vectors; j++)
+        gst_memory_unmap (mems[m][j], &maps[m][j]);
+    }
+  }
+}
+
+/* Sends @c what it has not had yet, as far as its transport takes it. */
+void
+Sender::serve (SenderClient &c) noexcept
+{
+  for (;;) {
+    if (!c.has_pending) {
+      if (c.reader.try_pop (c.pending) != PopResult::Ok)
+        return;
+      c.has_pending = true;
+    }
+    GstMiniObject *obj = c.pending.obj.get ();
+    if (obj && GST_IS_BUFFER_LIST (obj)) {
+      GstBufferList *list = GST_BUFFER_LIST_CAST (obj);
+      if (c.tcp) {
+        /* FALSE: the client still queues an earlier frame (one at most per
+         * channel). Keep this one; the queued one's "sent" wakes us. */
+        if (!gst_rtsp_stream_transport_send_rtp_list (c.trans, list))
+          return;
+      } else {
+        send_udp (c, list);
+      }
+      c.frames.fetch_add (1, std::memory_order_relaxed); /* counter */
+      gint64 now = g_get_monotonic_time ();
+      if (!c.joined) {
+        guint rseq = 0;
+        {
+          GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+          if (gst_rtp_buffer_map (gst_buffer_list_get (list, 0), GST_MAP_READ,
+                                  &rtp)) {
+            rseq = gst_rtp_buffer_get_seq (&rtp);
+            gst_rtp_buffer_unmap (&rtp);
+          }
+        }
+        GST_DEBUG ("%s: first frame for %p: item %" G_GUINT64_FORMAT
+                   " flags %u, %u packets, seq %u",
+                   name_.c_str (), (void *)c.client, c.pending.seq,
+                   c.pending.flags, gst_buffer_list_length (list), rseq);
+        c.joined = true;
+        if (on_join_)
+          on_join_ (join_data_, (now - c.play_us) / 1e6);
+      }
+      if (c.tcp && now - c.last_keep_alive_us >= kKeepAliveUs) {
+        c.last_keep_alive_us = now;
+        gst_rtsp_stream_transport_keep_alive (c.trans);
+      }
+    }
+    c.pending.obj.reset ();
+    c.has_pending = false;
+  }
+}
+
+void
+Sender::run () noexcept
+{
+  std::vector<std::shared_ptr<SenderClient>> snap;
+  guint64 seen = G_MAXUINT64;
+  RingItem item;
+  while (!stopping_.load (std::memory_order_acquire)) {
+    PopResult r = waiter_->pop (item);
+    if (r == PopResult::Disconnected)
+      break;
+    /* Frames that came together are served in one pass. */
+    while (r == PopResult::Ok && (r = waiter_->try_pop (item)) == PopResult::Ok)
+      ;
+    item.obj.reset ();
+    if (stopping_.load (std::memory_order_acquire))
+      break;
+    if (gen_.load (std::memory_order_acquire) != seen) {
+      std::lock_guard<std::mutex> g (lock_);
+      snap = clients_;
+      seen = gen_.load (std::memory_order_relaxed);
+    }
+    for (auto &c : snap)
+      if (!c->removed.load (std::memory_order_acquire))
+        serve (*c);
+  }
+}
+
+} // namespace gstfanout

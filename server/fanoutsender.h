@@ -1,0 +1,144 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* Isolated delivery of one mount: its media payloads each frame once into
+ * an RTP ring (one buffer list per frame); one sender thread walks every
+ * isolated client's own cursor on that ring and writes to the client's
+ * transport (interleaved TCP through gst-rtsp-server's client, UDP with
+ * one sendmmsg per frame on the stream's own RTP socket). A client that
+ * cannot keep up is lapped and resumes at the newest keyframe, alone.
+ *
+ * Threads: push () from the media's streaming thread; add (), remove ()
+ * and the counters from any thread; the sender thread does the rest. */
+
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/rtsp-server/rtsp-server.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ring.h"
+
+namespace gstfanout
+{
+
+/* One isolated client: its cursor and counters. */
+struct SenderClient {
+  SenderClient (GstRTSPClient *client, GstRTSPSession *session,
+                GstRTSPStreamTransport *trans, std::shared_ptr<Ring> ring,
+                gint64 play_us) noexcept;
+  ~SenderClient ();
+  SenderClient (const SenderClient &) = delete;
+  SenderClient &operator= (const SenderClient &) = delete;
+
+  GstRTSPClient *client;         /* owned reference */
+  GstRTSPSession *session;       /* identity only, not owned */
+  GstRTSPStreamTransport *trans; /* owned reference */
+  bool tcp = true;
+  GSocket *socket = nullptr;      /* UDP: the stream's RTP socket (owned) */
+  GSocketAddress *dest = nullptr; /* UDP: the client's RTP port (owned) */
+  RingReader reader;
+  gint64 play_us;
+  std::atomic<guint64> frames{ 0 };
+  std::atomic<bool> removed{ false };
+
+  /* Sender thread only. */
+  RingItem pending;
+  bool has_pending = false;
+  bool joined = false;
+  gint64 last_keep_alive_us = 0;
+};
+
+class Sender
+{
+public:
+  /* Called on the sender thread when a client's first frame (a keyframe)
+   * is out: @secs after its PLAY. */
+  using JoinFunc = void (*) (gpointer data, double secs);
+
+  /* Returns nullptr and sets @error when the ring or thread cannot be
+   * made. */
+  static std::unique_ptr<Sender> create (const std::string &name,
+                                         gsize capacity, JoinFunc on_join,
+                                         gpointer data,
+                                         std::string *error) noexcept;
+  ~Sender ();
+  Sender (const Sender &) = delete;
+  Sender &operator= (const Sender &) = delete;
+
+  /* The media whose frames are published (a newer one replaces an older
+   * one, and the ring starts over). Any thread. */
+  void set_source (gconstpointer media) noexcept;
+  /* A frame of @media's payloader (transfer none): published when @media
+   * is the current source. Its streaming thread. */
+  void push (gconstpointer media, GstBufferList *list, bool key) noexcept;
+
+  /* Keyframes published so far, and a wait (at most @timeout_us) for one
+   * after @mark. Any thread. */
+  guint64 keyframes () const noexcept;
+  bool wait_keyframe_after (guint64 mark, gint64 timeout_us) noexcept;
+
+  /* Starts delivery to @trans at the newest keyframe in the ring (or the
+   * next one). nullptr when the transport cannot be served here (the
+   * caller leaves it to gst-rtsp-server). */
+  std::shared_ptr<SenderClient> add (GstRTSPClient *client,
+                                     GstRTSPSession *session,
+                                     GstRTSPStreamTransport *trans,
+                                     gint64 play_us) noexcept;
+  /* Ends delivery; the client's counters stay readable. Any thread. */
+  void remove (const std::shared_ptr<SenderClient> &c) noexcept;
+  /* Ends delivery to every client of @session (it timed out). */
+  void remove_session (GstRTSPSession *session) noexcept;
+
+  /* Frames skipped by lapped clients, gone ones included. */
+  guint64 drops () const noexcept;
+  guint n_clients () const noexcept;
+
+  /* Stops the thread and lets every client go (server stop). */
+  void stop () noexcept;
+
+private:
+  Sender () noexcept = default;
+  void run () noexcept;
+  void serve (SenderClient &c) noexcept;
+  void forget_locked (const std::shared_ptr<SenderClient> &c) noexcept;
+  static void message_sent_cb (GstRTSPStreamTransport *trans,
+                               gpointer data) noexcept;
+
+  std::string name_;
+  JoinFunc on_join_ = nullptr;
+  gpointer join_data_ = nullptr;
+  std::unique_ptr<RingWriter> writer_;
+  std::unique_ptr<RingReader> waiter_; /* the thread sleeps on it */
+  std::thread thread_;
+  std::atomic<bool> stopping_{ false };
+
+  /* One writer at a time (writing_): the current media's streaming
+   * thread, or set_source (). */
+  std::atomic<bool> writing_{ false };
+  gconstpointer source_ = nullptr; /* under writing_ */
+
+  std::atomic<guint64> keyframes_{ 0 };
+  std::mutex kf_lock_; /* orders keyframes_ with kf_cond_'s waiters */
+  std::condition_variable kf_cond_;
+
+  mutable std::mutex lock_; /* protects clients_ and drops_done_ */
+  std::vector<std::shared_ptr<SenderClient>> clients_;
+  guint64 drops_done_ = 0;
+  std::atomic<guint64> gen_{ 0 }; /* bumped when clients_ changes */
+};
+
+} // namespace gstfanout
