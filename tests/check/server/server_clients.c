@@ -18,6 +18,7 @@
 
 #include "serverutil.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -263,6 +264,110 @@ GST_START_TEST (test_isolated_stalled_tcp_client)
 
 GST_END_TEST;
 
+/* The first RTP packet of a raw TCP client after PLAY. FALSE on error. */
+static gboolean
+read_first_rtp (RawRtsp *r, guint16 *seq, guint32 *ts, guint8 *nal)
+{
+  for (;;) {
+    guint8 hdr[4];
+    guint8 *pkt;
+    gsize got = 0, len;
+    gboolean ok;
+    if (!g_input_stream_read_all (r->in, hdr, 4, &got, NULL, NULL) || got != 4
+        || hdr[0] != '$')
+      return FALSE;
+    len = (hdr[2] << 8) | hdr[3];
+    pkt = g_malloc (len);
+    ok = g_input_stream_read_all (r->in, pkt, len, &got, NULL, NULL)
+         && got == len;
+    if (ok && hdr[1] == 0 && len > 13) {
+      *seq = (pkt[2] << 8) | pkt[3];
+      *ts = ((guint32)pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7];
+      *nal = pkt[12] & 0x1f;
+      g_free (pkt);
+      return TRUE;
+    }
+    g_free (pkt);
+    if (!ok)
+      return FALSE;
+  }
+}
+
+/* RTP-Info names the packet a client joining a playing mount gets first,
+ * so that its jitter buffer has no gap to wait out (rtspsrc would wait its
+ * whole latency). Isolated: exactly that packet, the start of a keyframe
+ * (SPS first). Shared: a frame still on its way to the clients can come
+ * first, never a later packet. */
+static void
+check_rtp_info (const gchar *const *args, gboolean isolated)
+{
+  TestServer *ts = test_server_start (args);
+  gchar *url = test_server_url (ts, "/live");
+  gchar *ctrl = g_strdup_printf ("%s/stream=0", url);
+  TestClient *a = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  guint i;
+
+  fail_unless (test_client_wait_frames (a, 10, 60));
+  for (i = 0; i < 3; i++) {
+    RawRtsp *r = raw_rtsp_connect (fanout_server_get_port (ts->server));
+    gchar *resp = NULL;
+    const gchar *info;
+    guint base_seq = 0, base_ts = 0;
+    guint16 seq = 0;
+    guint32 rtptime = 0;
+    guint8 nal = 0;
+    gint16 ahead;
+
+    fail_unless_equals_int (raw_rtsp_request (r, "DESCRIBE", url,
+                                              "Accept: application/sdp\r\n",
+                                              NULL),
+                            200);
+    fail_unless_equals_int (
+        raw_rtsp_request (r, "SETUP", ctrl,
+                          "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+                          NULL),
+        200);
+    fail_unless_equals_int (raw_rtsp_request (r, "PLAY", url, NULL, &resp),
+                            200);
+    info = strstr (resp, "RTP-Info:");
+    fail_unless (info != NULL, "no RTP-Info in %s", resp);
+    fail_unless (
+        sscanf (strstr (info, "seq="), "seq=%u;rtptime=%u", &base_seq, &base_ts)
+            == 2,
+        "%s", info);
+    fail_unless (read_first_rtp (r, &seq, &rtptime, &nal));
+    ahead = (gint16)(seq - (guint16)base_seq);
+    if (isolated) {
+      fail_unless_equals_int (seq, base_seq);
+      fail_unless_equals_uint64 (rtptime, base_ts);
+      fail_unless (nal == 7 || nal == 5 || nal == 24, "NAL type %u", nal);
+    } else {
+      fail_unless (ahead <= 0 && ahead > -64,
+                   "first packet %u, RTP-Info seq %u", seq, base_seq);
+    }
+    g_free (resp);
+    raw_rtsp_free (r);
+  }
+  test_client_free (a);
+  g_free (ctrl);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_START_TEST (test_shared_rtp_info)
+{
+  check_rtp_info (shared_args, FALSE);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_isolated_rtp_info)
+{
+  check_rtp_info (isolated_args, TRUE);
+}
+
+GST_END_TEST;
+
 /* One source, two mounts with different codecs, played at once. */
 GST_START_TEST (test_two_mounts_one_source)
 {
@@ -383,6 +488,8 @@ server_clients_suite (void)
   tcase_add_test (tc, test_isolated_tcp_decodes);
   tcase_add_test (tc, test_shared_join_mid_gop);
   tcase_add_test (tc, test_isolated_join_mid_gop);
+  tcase_add_test (tc, test_shared_rtp_info);
+  tcase_add_test (tc, test_isolated_rtp_info);
   tcase_add_test (tc, test_two_mounts_one_source);
   tcase_add_test (tc, test_ffprobe_client);
   tcase_add_test (tc, test_relay);
