@@ -456,7 +456,7 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
     { "port", 'p', 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "RTSP port (default 8554; 0 picks a free one)", "PORT" },
     { "mode", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
-      "Client fan-out of every mount: shared (default) or isolated", "MODE" },
+      "Client fan-out of every mount: isolated (default) or shared", "MODE" },
     { "max-clients", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "Clients per mount before 503 (default 0: no limit)", "N" },
     { "idle-pause", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,

@@ -71,7 +71,7 @@ struct _FanoutServerConfig {
   std::string address = "0.0.0.0";
   int port = 8554;
   int http_port = -1; /* -1: no HTTP */
-  gstfanout::Mode mode = gstfanout::Mode::Shared;
+  gstfanout::Mode mode = gstfanout::Mode::Isolated;
   int max_clients = 0;    /* 0: no limit */
   guint idle_pause_s = 5; /* 0: encoders never pause */
   std::vector<std::pair<std::string, std::string>> users;

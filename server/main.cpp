@@ -48,9 +48,9 @@ fail (GError *err) noexcept
   return status;
 }
 
-/* Every client holds sockets (and, in isolated mode, a media with its own
- * UDP ports): lift the soft limit on open files (often 1024) to the hard
- * one, as servers for many clients do. */
+/* Every client holds a socket (its RTSP connection): lift the soft limit on
+ * open files (often 1024) to the hard one, as servers for many clients
+ * do. */
 static void
 raise_fd_limit () noexcept
 {

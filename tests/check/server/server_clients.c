@@ -26,7 +26,7 @@
 #define MOUNT "/live=cam,codec=h264,gop=2,bitrate=600"
 
 static const gchar *shared_args[]
-    = { "--source", SOURCE, "--mount", MOUNT, NULL };
+    = { "--source", SOURCE, "--mount", MOUNT, "--mode", "shared", NULL };
 
 static const gchar *isolated_args[]
     = { "--source", SOURCE, "--mount", MOUNT, "--mode", "isolated", NULL };
