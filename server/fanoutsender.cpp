@@ -29,6 +29,8 @@ namespace gstfanout
 
 /* A TCP client is touched (its session kept alive) at most this often. */
 static const gint64 kKeepAliveUs = G_USEC_PER_SEC;
+/* A client further behind live than this resumes at the newest keyframe. */
+static const GstClockTime kMaxLag = GST_SECOND;
 
 SenderClient::SenderClient (GstRTSPClient *c, GstRTSPSession *s,
                             GstRTSPStreamTransport *t,
@@ -39,6 +41,7 @@ SenderClient::SenderClient (GstRTSPClient *c, GstRTSPSession *s,
               StartPosition::LatestKeyframe),
       play_us (play)
 {
+  reader.set_max_lag_time (kMaxLag);
 }
 
 SenderClient::~SenderClient ()
@@ -70,6 +73,7 @@ Sender::create (const std::string &name, gsize capacity, JoinFunc on_join,
   s->writer_ = RingWriter::create (capacity, error);
   if (!s->writer_)
     return nullptr;
+  s->capacity_ = ring_stats (*s->writer_->ring ()).capacity;
   s->waiter_.reset (new (std::nothrow) RingReader (
       s->writer_->ring (), LagPolicy::DropToLatest, StartPosition::Latest));
   if (!s->waiter_) {
@@ -103,7 +107,7 @@ Sender::stop () noexcept
     std::lock_guard<std::mutex> g (lock_);
     for (auto &c : clients_) {
       if (!c->removed.exchange (true, std::memory_order_acq_rel))
-        drops_done_ += c->reader.dropped ();
+        drops_done_ += c->drops ();
       if (c->tcp)
         gst_rtsp_stream_transport_set_message_sent_full (c->trans, nullptr,
                                                          nullptr, nullptr);
@@ -134,8 +138,11 @@ Sender::push (gconstpointer media, GstBufferList *list, bool key) noexcept
   if (writing_.exchange (true, std::memory_order_acquire))
     return;
   if (source_ == media) {
+    /* Stamped with the monotonic clock: what a client's lag is measured
+     * in. */
     writer_->push (GST_MINI_OBJECT_CAST (gst_buffer_list_ref (list)),
-                   key ? ITEM_SYNC : 0u, GST_CLOCK_TIME_NONE);
+                   key ? ITEM_SYNC : 0u,
+                   (GstClockTime)g_get_monotonic_time () * GST_USECOND);
   } else {
     key = false;
   }
@@ -233,7 +240,7 @@ Sender::forget_locked (const std::shared_ptr<SenderClient> &c) noexcept
   if (it == clients_.end ())
     return;
   if (!c->removed.exchange (true, std::memory_order_acq_rel))
-    drops_done_ += c->reader.dropped ();
+    drops_done_ += c->drops ();
   if (c->tcp)
     gst_rtsp_stream_transport_set_message_sent_full (c->trans, nullptr, nullptr,
                                                      nullptr);
@@ -268,7 +275,7 @@ Sender::drops () const noexcept
   std::lock_guard<std::mutex> g (lock_);
   guint64 n = drops_done_;
   for (auto &c : clients_)
-    n += c->reader.dropped ();
+    n += c->drops ();
   return n;
 }
 
@@ -341,6 +348,16 @@ send_udp (SenderClient &c, GstBufferList *list) noexcept
 void
 Sender::serve (SenderClient &c) noexcept
 {
+  /* Its connection took nothing for a second, or while the ring went
+   * round: drop the frame it holds; the pop below resumes at the newest
+   * keyframe (the reader's own lag bound). */
+  if (c.has_pending
+      && (c.reader.lag_items () >= capacity_
+          || c.reader.lag_time () > kMaxLag)) {
+    c.pending.obj.reset ();
+    c.has_pending = false;
+    c.stale.fetch_add (1, std::memory_order_relaxed); /* counter */
+  }
   for (;;) {
     if (!c.has_pending) {
       if (c.reader.try_pop (c.pending) != PopResult::Ok)

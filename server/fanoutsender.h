@@ -12,7 +12,8 @@
  * isolated client's own cursor on that ring and writes to the client's
  * transport (interleaved TCP through gst-rtsp-server's client, UDP with
  * one sendmmsg per frame on the stream's own RTP socket). A client that
- * cannot keep up is lapped and resumes at the newest keyframe, alone.
+ * cannot keep up (more than a second behind, or lapped) resumes at the
+ * newest keyframe, alone.
  *
  * Threads: push () from the media's streaming thread; add (), remove ()
  * and the counters from any thread; the sender thread does the rest. */
@@ -53,7 +54,16 @@ struct SenderClient {
   RingReader reader;
   gint64 play_us;
   std::atomic<guint64> frames{ 0 };
+  /* Frames held for a connection that took nothing until the ring lapped
+   * them (the reader counts the rest of what it skipped). */
+  std::atomic<guint64> stale{ 0 };
   std::atomic<bool> removed{ false };
+
+  /* Frames this client lost (lapped), any thread. */
+  guint64 drops () const noexcept
+  {
+    return reader.dropped () + stale.load (std::memory_order_relaxed);
+  }
 
   /* Sender thread only. */
   RingItem pending;
@@ -122,6 +132,7 @@ private:
   JoinFunc on_join_ = nullptr;
   gpointer join_data_ = nullptr;
   std::unique_ptr<RingWriter> writer_;
+  guint64 capacity_ = 0;
   std::unique_ptr<RingReader> waiter_; /* the thread sleeps on it */
   std::thread thread_;
   std::atomic<bool> stopping_{ false };

@@ -1319,7 +1319,7 @@ client_leave (ClientState *cs, const char *how) noexcept
     /* Isolated: the client's own cursor counts its frames and drops. */
     if (m && m->sender)
       m->sender->remove (sc);
-    drops = sc->reader.dropped ();
+    drops = sc->drops ();
     frames = sc->frames.load (std::memory_order_relaxed);
   }
   log_line (s,

@@ -200,6 +200,36 @@ GST_START_TEST (test_isolated_join_mid_gop)
 
 GST_END_TEST;
 
+/* The next RTP packet a raw TCP client reads (RTCP skipped). FALSE on
+ * error. */
+static gboolean
+read_first_rtp (RawRtsp *r, guint16 *seq, guint32 *ts, guint8 *nal)
+{
+  for (;;) {
+    guint8 hdr[4];
+    guint8 *pkt;
+    gsize got = 0, len;
+    gboolean ok;
+    if (!g_input_stream_read_all (r->in, hdr, 4, &got, NULL, NULL) || got != 4
+        || hdr[0] != '$')
+      return FALSE;
+    len = (hdr[2] << 8) | hdr[3];
+    pkt = g_malloc (len);
+    ok = g_input_stream_read_all (r->in, pkt, len, &got, NULL, NULL)
+         && got == len;
+    if (ok && hdr[1] == 0 && len > 13) {
+      *seq = (pkt[2] << 8) | pkt[3];
+      *ts = ((guint32)pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7];
+      *nal = pkt[12] & 0x1f;
+      g_free (pkt);
+      return TRUE;
+    }
+    g_free (pkt);
+    if (!ok)
+      return FALSE;
+  }
+}
+
 /* A TCP client that stops reading after PLAY does not reduce the frames of
  * a normal client. */
 static void
@@ -263,35 +293,6 @@ GST_START_TEST (test_isolated_stalled_tcp_client)
 }
 
 GST_END_TEST;
-
-/* The first RTP packet of a raw TCP client after PLAY. FALSE on error. */
-static gboolean
-read_first_rtp (RawRtsp *r, guint16 *seq, guint32 *ts, guint8 *nal)
-{
-  for (;;) {
-    guint8 hdr[4];
-    guint8 *pkt;
-    gsize got = 0, len;
-    gboolean ok;
-    if (!g_input_stream_read_all (r->in, hdr, 4, &got, NULL, NULL) || got != 4
-        || hdr[0] != '$')
-      return FALSE;
-    len = (hdr[2] << 8) | hdr[3];
-    pkt = g_malloc (len);
-    ok = g_input_stream_read_all (r->in, pkt, len, &got, NULL, NULL)
-         && got == len;
-    if (ok && hdr[1] == 0 && len > 13) {
-      *seq = (pkt[2] << 8) | pkt[3];
-      *ts = ((guint32)pkt[4] << 24) | (pkt[5] << 16) | (pkt[6] << 8) | pkt[7];
-      *nal = pkt[12] & 0x1f;
-      g_free (pkt);
-      return TRUE;
-    }
-    g_free (pkt);
-    if (!ok)
-      return FALSE;
-  }
-}
 
 /* RTP-Info names the packet a client joining a playing mount gets first,
  * so that its jitter buffer has no gap to wait out (rtspsrc would wait its
