@@ -14,14 +14,16 @@
  *   mount encoder     fanoutsrc channel=NAME ! ... ! ENCODER name=enc
  *                       ! fanoutsink channel=NAME:/PATH   (codec != copy)
  *   mount media       ( fanoutsrc channel=NAME:/PATH ! PAYLOADER name=pay0 )
- *                     shared: one media per mount; isolated: one per client,
- *                     each on its own ring cursor.
+ *                     one per mount. Isolated: its frames also go into the
+ *                     mount's RTP ring, and a sender thread gives each
+ *                     client its own cursor on it (fanoutsender.h).
  *
  * Threads: the server's main context (RTSP accept, HTTP, bus watches,
  * retries), gst-rtsp-server's client and media threads (client signals),
- * streaming threads (pad probes). Locks, in order: Server::lock (clients
- * and their state), Mount::lock (join bookkeeping, live medias). Nothing
- * calls out (state change, event, signal) while holding either. */
+ * streaming threads (pad probes), isolated mounts' sender threads. Locks,
+ * in order: Server::lock (clients and their state), Mount::lock (join
+ * bookkeeping, live medias), then the sender's own. Nothing calls out
+ * (state change, event, signal) while holding either of the first two. */
 
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -1498,7 +1500,7 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
     m->mode = mc.mode_set ? mc.mode : c.mode;
     if ((mc.transports & GST_RTSP_LOWER_TRANS_UDP_MCAST)
         && m->mode == Mode::Isolated) {
-      /* One media per client would send one multicast copy per client. */
+      /* A cursor per client would send one multicast copy per client. */
       if (mc.mode_set) {
         g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                      "mount %s: transport=multicast sends one stream to all "
