@@ -16,7 +16,11 @@
 #include <gio/gio.h>
 #include <gst/rtp/gstrtpbuffer.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <new>
 #include <system_error>
@@ -27,8 +31,6 @@ GST_DEBUG_CATEGORY_STATIC (fanout_sender_debug);
 namespace gstfanout
 {
 
-/* A TCP client is touched (its session kept alive) at most this often. */
-static const gint64 kKeepAliveUs = G_USEC_PER_SEC;
 /* A client further behind live than this resumes at the newest keyframe. */
 static const GstClockTime kMaxLag = GST_SECOND;
 
@@ -47,8 +49,6 @@ SenderClient::SenderClient (GstRTSPClient *c, GstRTSPSession *s,
 SenderClient::~SenderClient ()
 {
   pending.obj.reset ();
-  if (dest)
-    g_object_unref (dest);
   if (socket)
     g_object_unref (socket);
   g_object_unref (trans);
@@ -209,12 +209,20 @@ Sender::add (GstRTSPClient *client, GstRTSPSession *session,
     GstRTSPStream *stream = gst_rtsp_stream_transport_get_stream (trans);
     c->socket = gst_rtsp_stream_get_rtp_socket (stream,
                                                 g_inet_address_get_family (ia));
-    c->dest = g_inet_socket_address_new (ia, (guint16)t->client_port.min);
+    GSocketAddress *dest
+        = g_inet_socket_address_new (ia, (guint16)t->client_port.min);
     g_object_unref (ia);
-    if (!c->socket) {
+    gssize len = g_socket_address_get_native_size (dest);
+    bool ok = c->socket && len > 0 && (gsize)len <= sizeof (c->dest)
+              && g_socket_address_to_native (dest, &c->dest, sizeof (c->dest),
+                                             nullptr);
+    g_object_unref (dest);
+    if (!ok) {
       GST_WARNING ("%s: no RTP socket for %s", name_.c_str (), t->destination);
       return nullptr;
     }
+    c->dest_len = (socklen_t)len;
+    c->fd = g_socket_get_fd (c->socket);
   }
   if (c->tcp)
     gst_rtsp_stream_transport_set_message_sent_full (trans, message_sent_cb,
@@ -286,13 +294,15 @@ Sender::n_clients () const noexcept
   return (guint)clients_.size ();
 }
 
-/* One sendmmsg per up to kMsgs packets of @list to @c's RTP port. */
+/* One sendmmsg per up to kMsgs packets of @list to @c's RTP port. It never
+ * waits (the stream's socket is a blocking one): a full socket buffer loses
+ * packets, as UDP does anywhere, and does not hold up the other clients. */
 static void
 send_udp (SenderClient &c, GstBufferList *list) noexcept
 {
   constexpr guint kMsgs = 32, kVecs = 4;
-  GOutputMessage msgs[kMsgs];
-  GOutputVector vecs[kMsgs][kVecs];
+  struct mmsghdr msgs[kMsgs];
+  struct iovec vecs[kMsgs][kVecs];
   GstMapInfo maps[kMsgs][kVecs];
   GstMemory *mems[kMsgs][kVecs];
   GstBuffer *whole[kMsgs];
@@ -310,7 +320,6 @@ send_udp (SenderClient &c, GstBufferList *list) noexcept
           continue;
         whole[k] = b;
         vecs[k][0] = { maps[k][0].data, maps[k][0].size };
-        mems[k][0] = nullptr;
         v = 1;
       } else {
         for (guint j = 0; j < nm; j++) {
@@ -322,23 +331,27 @@ send_udp (SenderClient &c, GstBufferList *list) noexcept
           v++;
         }
       }
-      msgs[k] = GOutputMessage{ c.dest, vecs[k], v, 0, nullptr, 0 };
+      memset (&msgs[k], 0, sizeof (msgs[k]));
+      msgs[k].msg_hdr.msg_name = &c.dest;
+      msgs[k].msg_hdr.msg_namelen = c.dest_len;
+      msgs[k].msg_hdr.msg_iov = vecs[k];
+      msgs[k].msg_hdr.msg_iovlen = v;
       k++;
     }
     if (k == 0)
       continue;
-    GError *err = nullptr;
-    /* UDP: a full socket buffer loses packets here as it would anywhere. */
-    if (g_socket_send_messages (c.socket, msgs, k, 0, nullptr, &err) < 0) {
-      GST_LOG ("send: %s", err->message);
-      g_error_free (err);
-    }
+    int sent;
+    do
+      sent = sendmmsg (c.fd, msgs, k, MSG_DONTWAIT);
+    while (sent < 0 && errno == EINTR);
+    if (sent < (int)k)
+      GST_LOG ("UDP: %d of %u packets sent", sent, k);
     for (guint m = 0; m < k; m++) {
       if (whole[m]) {
         gst_buffer_unmap (whole[m], &maps[m][0]);
         continue;
       }
-      for (guint j = 0; j < msgs[m].num_vectors; j++)
+      for (guint j = 0; j < msgs[m].msg_hdr.msg_iovlen; j++)
         gst_memory_unmap (mems[m][j], &maps[m][j]);
     }
   }
@@ -394,10 +407,6 @@ Sender::serve (SenderClient &c) noexcept
         c.joined = true;
         if (on_join_)
           on_join_ (join_data_, (now - c.play_us) / 1e6);
-      }
-      if (c.tcp && now - c.last_keep_alive_us >= kKeepAliveUs) {
-        c.last_keep_alive_us = now;
-        gst_rtsp_stream_transport_keep_alive (c.trans);
       }
     }
     c.pending.obj.reset ();

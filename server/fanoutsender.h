@@ -23,6 +23,8 @@
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -49,8 +51,10 @@ struct SenderClient {
   GstRTSPSession *session;       /* identity only, not owned */
   GstRTSPStreamTransport *trans; /* owned reference */
   bool tcp = true;
-  GSocket *socket = nullptr;      /* UDP: the stream's RTP socket (owned) */
-  GSocketAddress *dest = nullptr; /* UDP: the client's RTP port (owned) */
+  GSocket *socket = nullptr;         /* UDP: the stream's RTP socket (owned) */
+  int fd = -1;                       /* its descriptor */
+  struct sockaddr_storage dest = {}; /* UDP: the client's RTP port */
+  socklen_t dest_len = 0;
   RingReader reader;
   gint64 play_us;
   std::atomic<guint64> frames{ 0 };
@@ -69,7 +73,6 @@ struct SenderClient {
   RingItem pending;
   bool has_pending = false;
   bool joined = false;
-  gint64 last_keep_alive_us = 0;
 };
 
 class Sender
