@@ -237,7 +237,6 @@ check_stalled_client (const gchar *const *args)
 {
   TestServer *ts = test_server_start (args);
   gchar *url = test_server_url (ts, "/live");
-  gchar *ctrl = g_strdup_printf ("%s/stream=0", url);
   guint secs = env_uint ("SERVER_TEST_SECONDS", 10);
   TestClient *good;
   RawRtsp *stalled;
@@ -252,17 +251,7 @@ check_stalled_client (const gchar *const *args)
   stalled = raw_rtsp_connect (fanout_server_get_port (ts->server));
   sock = g_socket_connection_get_socket (stalled->conn);
   g_socket_set_option (sock, SOL_SOCKET, SO_RCVBUF, 4096, NULL);
-  fail_unless_equals_int (raw_rtsp_request (stalled, "DESCRIBE", url,
-                                            "Accept: application/sdp\r\n",
-                                            NULL),
-                          200);
-  fail_unless_equals_int (
-      raw_rtsp_request (stalled, "SETUP", ctrl,
-                        "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
-                        NULL),
-      200);
-  fail_unless_equals_int (raw_rtsp_request (stalled, "PLAY", url, NULL, NULL),
-                          200);
+  fail_unless_equals_int (raw_rtsp_play_tcp (stalled, url, NULL), 200);
   /* From here on the stalled client never reads. */
   test_client_reset_rtp (good);
   g_usleep (secs * G_USEC_PER_SEC);
@@ -275,7 +264,6 @@ check_stalled_client (const gchar *const *args)
   raw_rtsp_free (stalled);
   test_client_free (good);
   test_client_latency_ms = 300;
-  g_free (ctrl);
   g_free (url);
   test_server_stop (ts);
 }
@@ -304,7 +292,6 @@ check_rtp_info (const gchar *const *args, gboolean isolated)
 {
   TestServer *ts = test_server_start (args);
   gchar *url = test_server_url (ts, "/live");
-  gchar *ctrl = g_strdup_printf ("%s/stream=0", url);
   TestClient *a = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
   guint i;
 
@@ -319,17 +306,7 @@ check_rtp_info (const gchar *const *args, gboolean isolated)
     guint8 nal = 0;
     gint16 ahead;
 
-    fail_unless_equals_int (raw_rtsp_request (r, "DESCRIBE", url,
-                                              "Accept: application/sdp\r\n",
-                                              NULL),
-                            200);
-    fail_unless_equals_int (
-        raw_rtsp_request (r, "SETUP", ctrl,
-                          "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
-                          NULL),
-        200);
-    fail_unless_equals_int (raw_rtsp_request (r, "PLAY", url, NULL, &resp),
-                            200);
+    fail_unless_equals_int (raw_rtsp_play_tcp (r, url, &resp), 200);
     info = strstr (resp, "RTP-Info:");
     fail_unless (info != NULL, "no RTP-Info in %s", resp);
     fail_unless (
@@ -350,7 +327,6 @@ check_rtp_info (const gchar *const *args, gboolean isolated)
     raw_rtsp_free (r);
   }
   test_client_free (a);
-  g_free (ctrl);
   g_free (url);
   test_server_stop (ts);
 }

@@ -417,6 +417,22 @@ done:
   return code;
 }
 
+gint
+raw_rtsp_play_tcp (RawRtsp *r, const gchar *url, gchar **play_response)
+{
+  gchar *ctrl = g_strdup_printf ("%s/stream=0", url);
+  gint code = raw_rtsp_request (r, "DESCRIBE", url,
+                                "Accept: application/sdp\r\n", NULL);
+  if (code == 200)
+    code = raw_rtsp_request (
+        r, "SETUP", ctrl, "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+        NULL);
+  if (code == 200)
+    code = raw_rtsp_request (r, "PLAY", url, NULL, play_response);
+  g_free (ctrl);
+  return code;
+}
+
 void
 raw_rtsp_free (RawRtsp *r)
 {

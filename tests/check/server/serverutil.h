@@ -93,6 +93,10 @@ RawRtsp *raw_rtsp_connect (guint port);
  * failure); @headers: extra header lines, each ending in \r\n. */
 gint raw_rtsp_request (RawRtsp *r, const gchar *method, const gchar *url,
                        const gchar *headers, gchar **response);
+/* DESCRIBE, SETUP (TCP interleaved, channels 0-1) and PLAY of @url's
+ * stream 0: the first status code that is not 200, else PLAY's, whose whole
+ * response goes to @play_response when not NULL. */
+gint raw_rtsp_play_tcp (RawRtsp *r, const gchar *url, gchar **play_response);
 void raw_rtsp_free (RawRtsp *r);
 
 /* The built fanout-rtsp-server binary (env FANOUT_RTSP_SERVER). */
