@@ -53,7 +53,8 @@ struct FanoutPayBin {
   gboolean in_key; /* the frame in the payloader is a keyframe (streaming) */
   /* Under the object lock. */
   gboolean rtpinfo_at_key;
-  gboolean have_key; /* the newest keyframe's first packet: */
+  gboolean watching_keys; /* the probes below are installed */
+  gboolean have_key;      /* the newest keyframe's first packet: */
   guint key_seq, key_ts;
 };
 
@@ -123,6 +124,30 @@ fanout_pay_face_get_property (GObject *object, guint prop_id, GValue *value,
   }
 }
 
+/* "pt", "mtu" and "stats": what gst-rtsp-server reads of a payloader, on
+ * the bin and on its face alike. */
+static void
+install_payloader_props (GObjectClass *klass, guint pt, guint mtu, guint stats)
+{
+  const auto rw = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  const auto ro = (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property (
+      klass, pt,
+      g_param_spec_uint ("pt", "Payload type", "The payloader's payload type",
+                         0, 0x7f, 96, ro));
+  g_object_class_install_property (klass, mtu,
+                                   g_param_spec_uint ("mtu", "MTU",
+                                                      "The payloader's MTU", 28,
+                                                      G_MAXUINT, 1400, rw));
+  g_object_class_install_property (
+      klass, stats,
+      g_param_spec_boxed ("stats", "Statistics",
+                          "The payloader's statistics, seqnum-offset and "
+                          "timestamp naming the packet a joining client "
+                          "gets first",
+                          GST_TYPE_STRUCTURE, ro));
+}
+
 static void
 fanout_pay_face_class_init (FanoutPayFaceClass *klass)
 {
@@ -131,18 +156,8 @@ fanout_pay_face_class_init (FanoutPayFaceClass *klass)
   gobject_class->get_property = fanout_pay_face_get_property;
   const auto rw = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   const auto ro = (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_property (
-      gobject_class, FACE_PROP_PT,
-      g_param_spec_uint ("pt", "Payload type", "The payloader's payload type",
-                         0, 0x7f, 96, ro));
-  g_object_class_install_property (gobject_class, FACE_PROP_MTU,
-                                   g_param_spec_uint ("mtu", "MTU",
-                                                      "The payloader's MTU", 28,
-                                                      G_MAXUINT, 1400, rw));
-  g_object_class_install_property (gobject_class, FACE_PROP_STATS,
-                                   g_param_spec_boxed ("stats", "Statistics",
-                                                       "The bin's statistics",
-                                                       GST_TYPE_STRUCTURE, ro));
+  install_payloader_props (gobject_class, FACE_PROP_PT, FACE_PROP_MTU,
+                           FACE_PROP_STATS);
   g_object_class_install_property (
       gobject_class, FACE_PROP_SEQNUM,
       g_param_spec_uint ("seqnum", "Sequence number", "The last one sent", 0,
@@ -239,6 +254,30 @@ fanout_pay_bin_out_probe (GstPad *, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* With rtpinfo-at-keyframe and a payloader: follow keyframes through it
+ * (two probes per frame, on the streaming thread, only where stats need
+ * them). Once. */
+static void
+fanout_pay_bin_watch_keys (FanoutPayBin *self)
+{
+  GST_OBJECT_LOCK (self);
+  bool watch = self->pay && self->rtpinfo_at_key && !self->watching_keys;
+  self->watching_keys = self->watching_keys || watch;
+  GST_OBJECT_UNLOCK (self);
+  if (!watch)
+    return;
+  GstPad *psink = gst_element_get_static_pad (self->pay, "sink");
+  GstPad *bsrc = gst_element_get_static_pad (self->batch, "src");
+  gst_pad_add_probe (psink, GST_PAD_PROBE_TYPE_BUFFER, fanout_pay_bin_in_probe,
+                     self, nullptr);
+  gst_pad_add_probe (bsrc,
+                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                     fanout_pay_bin_out_probe, self, nullptr);
+  gst_object_unref (psink);
+  gst_object_unref (bsrc);
+}
+
 static void
 fanout_pay_bin_set_payloader (FanoutPayBin *self, const gchar *desc)
 {
@@ -262,15 +301,10 @@ fanout_pay_bin_set_payloader (FanoutPayBin *self, const gchar *desc)
   GstPad *bsrc = gst_element_get_static_pad (self->batch, "src");
   gst_ghost_pad_set_target (GST_GHOST_PAD (self->sink), psink);
   gst_ghost_pad_set_target (GST_GHOST_PAD (self->src), bsrc);
-  gst_pad_add_probe (psink, GST_PAD_PROBE_TYPE_BUFFER, fanout_pay_bin_in_probe,
-                     self, nullptr);
-  gst_pad_add_probe (bsrc,
-                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
-                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-                     fanout_pay_bin_out_probe, self, nullptr);
   gst_object_unref (psink);
   gst_object_unref (bsrc);
   gst_element_link (pay, self->batch);
+  fanout_pay_bin_watch_keys (self);
 }
 
 static void
@@ -290,6 +324,7 @@ fanout_pay_bin_set_property (GObject *object, guint prop_id,
     GST_OBJECT_LOCK (self);
     self->rtpinfo_at_key = g_value_get_boolean (value);
     GST_OBJECT_UNLOCK (self);
+    fanout_pay_bin_watch_keys (self);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -352,24 +387,12 @@ fanout_pay_bin_class_init (FanoutPayBinClass *klass)
   gobject_class->set_property = fanout_pay_bin_set_property;
   gobject_class->get_property = fanout_pay_bin_get_property;
   const auto rw = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
-  const auto ro = (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_property (
       gobject_class, PROP_PAYLOADER,
       g_param_spec_string (
           "payloader", "Payloader", "The payloader, as a launch line element",
           nullptr, (GParamFlags)(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS)));
-  g_object_class_install_property (
-      gobject_class, PROP_PT,
-      g_param_spec_uint ("pt", "Payload type", "The payloader's payload type",
-                         0, 0x7f, 96, ro));
-  g_object_class_install_property (gobject_class, PROP_MTU,
-                                   g_param_spec_uint ("mtu", "MTU",
-                                                      "The payloader's MTU", 28,
-                                                      G_MAXUINT, 1400, rw));
-  g_object_class_install_property (
-      gobject_class, PROP_STATS,
-      g_param_spec_boxed ("stats", "Statistics", "The payloader's statistics",
-                          GST_TYPE_STRUCTURE, ro));
+  install_payloader_props (gobject_class, PROP_PT, PROP_MTU, PROP_STATS);
   g_object_class_install_property (
       gobject_class, PROP_RTPINFO_AT_KEY,
       g_param_spec_boolean ("rtpinfo-at-keyframe", "RTP-Info at keyframe",
