@@ -15,6 +15,7 @@
 #endif
 
 #include "fanoutserverprivate.h"
+#include "fanoutwhep.h"
 
 #include <json-glib/json-glib.h>
 
@@ -305,6 +306,10 @@ fanout_server_get_stats_json (FanoutServer *fs)
                                                               : "isolated");
     json_builder_set_member_name (b, "clients");
     json_builder_add_int_value (b, sn.clients);
+    json_builder_set_member_name (b, "webrtc_viewers");
+    json_builder_add_int_value (b, web_output_n_viewers (s.web, m.get ()));
+    json_builder_set_member_name (b, "http_viewers");
+    json_builder_add_int_value (b, web_output_n_http_viewers (s.web, m.get ()));
     json_builder_set_member_name (b, "encoder");
     json_builder_add_string_value (b, m->encoder.desc.empty () ? "none"
                                       : sn.encoder_paused      ? "paused"
