@@ -306,10 +306,7 @@ fanout_server_get_stats_json (FanoutServer *fs)
                                                               : "isolated");
     json_builder_set_member_name (b, "clients");
     json_builder_add_int_value (b, sn.clients);
-    json_builder_set_member_name (b, "webrtc_viewers");
-    json_builder_add_int_value (b, web_output_n_viewers (s.web, m.get ()));
-    json_builder_set_member_name (b, "http_viewers");
-    json_builder_add_int_value (b, web_output_n_http_viewers (s.web, m.get ()));
+    web_output_add_stats (s.web, m.get (), b); /* WebRTC and HTTP */
     json_builder_set_member_name (b, "encoder");
     json_builder_add_string_value (b, m->encoder.desc.empty () ? "none"
                                       : sn.encoder_paused      ? "paused"

@@ -98,9 +98,10 @@ async function fanoutStats() {
         const row = document.querySelector(`[data-mount="${m.path}"]`);
         if (!row) continue;
         const p = prev[m.path];
+        const bytes = Math.max(m.bytes, m.webrtc_bytes || 0);
         if (p) row.querySelector('.kbps').textContent =
-          Math.round((m.bytes - p.bytes) * 8 / (now - p.t)) + ' kbit/s';
-        prev[m.path] = { bytes: m.bytes, t: now };
+          Math.round((bytes - p.bytes) * 8 / (now - p.t)) + ' kbit/s';
+        prev[m.path] = { bytes, t: now };
         row.querySelector('.clients').textContent = m.clients + ' RTSP, ' +
           (m.webrtc_viewers || 0) + ' WebRTC, ' + (m.http_viewers || 0) + ' HTTP';
       }

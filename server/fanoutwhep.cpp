@@ -107,6 +107,8 @@ struct WebMount {
   std::string ring;          /* RING:webrtc */
   std::string encoding;      /* "H264", "VP8" or "" (not for browsers) */
   GstElement *pay = nullptr; /* the shared payloading (owned) */
+  /* RTP bytes it made (its streaming thread): a counter, relaxed. */
+  std::atomic<guint64> bytes{ 0 };
   GSource *bus = nullptr;
   guint viewers = 0;
 };
@@ -211,6 +213,27 @@ pay_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
   return G_SOURCE_CONTINUE;
 }
 
+static gboolean
+add_buffer_size (GstBuffer **buf, guint, gpointer data) noexcept
+{
+  *static_cast<gsize *> (data) += gst_buffer_get_size (*buf);
+  return TRUE;
+}
+
+static GstPadProbeReturn
+count_bytes_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  gsize n = 0;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+    n = gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info),
+                             add_buffer_size, &n);
+  static_cast<WebMount *> (data)->bytes.fetch_add (
+      n, std::memory_order_relaxed); /* counter */
+  return GST_PAD_PROBE_OK;
+}
+
 /* The mount's shared payloading, started by its first WebRTC viewer and
  * kept (it costs nothing while the encoder is paused). */
 static bool
@@ -234,6 +257,14 @@ web_mount_ensure_pay (WebOutput *w, WebMount *wm, std::string *why) noexcept
     return false;
   }
   g_clear_error (&err);
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
+  GstPad *rpad = gst_element_get_static_pad (ring, "sink");
+  gst_pad_add_probe (rpad,
+                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                     count_bytes_probe, wm, nullptr);
+  gst_object_unref (rpad);
+  gst_object_unref (ring);
   GstBus *bus = gst_element_get_bus (p);
   wm->bus = gst_bus_create_watch (bus);
   gst_object_unref (bus);
@@ -1258,6 +1289,22 @@ guint
 web_output_n_http_viewers (WebOutput *w, const Mount *m) noexcept
 {
   return w ? http_out_n_viewers (w->http_out, m) : 0;
+}
+
+void
+web_output_add_stats (WebOutput *w, const Mount *m, JsonBuilder *b) noexcept
+{
+  guint64 bytes = 0;
+  if (w)
+    for (auto &wm : w->mounts)
+      if (wm->m == m)
+        bytes = wm->bytes.load (std::memory_order_relaxed);
+  json_builder_set_member_name (b, "webrtc_viewers");
+  json_builder_add_int_value (b, web_output_n_viewers (w, m));
+  json_builder_set_member_name (b, "webrtc_bytes");
+  json_builder_add_int_value (b, (gint64)bytes);
+  json_builder_set_member_name (b, "http_viewers");
+  json_builder_add_int_value (b, web_output_n_http_viewers (w, m));
 }
 
 } // namespace gstfanout

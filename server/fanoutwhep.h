@@ -29,6 +29,8 @@
 
 #include "fanoutserverprivate.h"
 
+#include <json-glib/json-glib.h>
+
 namespace gstfanout
 {
 
@@ -42,6 +44,12 @@ void web_output_stop (WebOutput *w) noexcept;
 guint web_output_n_viewers (WebOutput *w, const Mount *m) noexcept;
 /* HTTP (MPEG-TS) viewers of @m now. Main context. */
 guint web_output_n_http_viewers (WebOutput *w, const Mount *m) noexcept;
+
+/* Adds @m's WebRTC/HTTP members to the /stats mount object being built:
+ * webrtc_viewers, webrtc_bytes (RTP bytes of the shared payloading),
+ * http_viewers. Main context. */
+void web_output_add_stats (WebOutput *w, const Mount *m,
+                           JsonBuilder *b) noexcept;
 
 /* Status page (fanoutstatuspage.cpp): the HTML of "/" and the WHEP client
  * script of "/whep.js". */
