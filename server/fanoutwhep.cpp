@@ -1098,7 +1098,13 @@ web_http_cb (SoupServer *, SoupServerMessage *msg, const char *path,
         host.clear (); /* not a host name: the page says HOST */
         break;
       }
-    std::string html = status_page_html (*w->s, w, host);
+    std::string html;
+    try {
+      html = status_page_html (*w->s, w, host);
+    } catch (...) {
+      reply_text (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+      return;
+    }
     soup_message_headers_replace (resp, "Cache-Control", "no-store");
     soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
     soup_server_message_set_response (msg, "text/html; charset=utf-8",
