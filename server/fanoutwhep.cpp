@@ -67,7 +67,9 @@ static const guint kAnswerTimeoutMs = 5000;
 /* After the local description is set: the answer goes with the candidates
  * gathered by then if gathering has not said complete. */
 static const guint kGatherTimeoutMs = 1000;
-/* A peer whose ICE has not connected by then is removed. */
+/* A peer whose ICE and DTLS have not connected by then is removed (the
+ * silence watchdog covers only connected peers: a passive DTLS peer says
+ * nothing until our handshake reaches it, which retransmits with backoff). */
 static const guint kConnectTimeoutS = 20;
 static const guint kMaxOfferBytes = 64 * 1024;
 /* A browser sends RTCP (receiver reports, transport-cc) several times a
@@ -296,10 +298,12 @@ find_web_mount (WebOutput *w, const std::string &path) noexcept
  * over baseline over others. *caps gets that payload's caps as webrtcbin
  * reads them from the offer (it turns profile-level-id into "profile"),
  * which become the transceiver's codec-preferences: webrtcbin matches them
- * field by field. 0 when there is none. */
+ * field by field. *plid gets the offer's profile-level-id when webrtcbin
+ * keeps it (no level-asymmetry-allowed=1), else "". 0 when there is
+ * none. */
 static guint
 pick_payload (const GstSDPMedia *media, const std::string &encoding,
-              GstCaps **caps) noexcept
+              GstCaps **caps, std::string *plid) noexcept
 {
   guint best = 0;
   int best_score = -1;
@@ -356,6 +360,8 @@ pick_payload (const GstSDPMedia *media, const std::string &encoding,
    * send (a constrained-baseline stream is fine for a baseline decoder):
    * webrtcbin compares the stream's caps with these field by field, and
    * the stream names its own profile-level-id, which goes in the answer. */
+  const char *offer_plid = gst_structure_get_string (st, "profile-level-id");
+  *plid = offer_plid ? offer_plid : "";
   gst_structure_remove_fields (st, "profile-level-id", "profile", nullptr);
   *caps = w;
   return best;
@@ -548,16 +554,8 @@ ice_state_cb (GstElement *webrtc, GParamSpec *, gpointer data) noexcept
   auto *r = static_cast<PeerRef *> (data);
   GstWebRTCICEConnectionState st;
   g_object_get (webrtc, "ice-connection-state", &st, nullptr);
-  if (st == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) {
+  if (st == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED)
     peer_fail_async (r, "ICE failed");
-  } else if (st == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED
-             || st == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED) {
-    std::string id = r->id;
-    post_weak (r->w, [id] (WebOutput *w) {
-      if (Peer *p = find_peer (w, id))
-        p->connected = true;
-    });
-  }
 }
 
 static void
@@ -565,8 +563,20 @@ conn_state_cb (GstElement *webrtc, GParamSpec *, gpointer data) noexcept
 {
   GstWebRTCPeerConnectionState st;
   g_object_get (webrtc, "connection-state", &st, nullptr);
-  if (st == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED)
-    peer_fail_async (static_cast<PeerRef *> (data), "DTLS or ICE failed");
+  auto *r = static_cast<PeerRef *> (data);
+  if (st == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    peer_fail_async (r, "DTLS or ICE failed");
+  } else if (st == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) {
+    /* ICE and DTLS done: from now on the browser talks (RTCP). */
+    std::string id = r->id;
+    post_weak (r->w, [id] (WebOutput *w) {
+      if (Peer *p = find_peer (w, id)) {
+        p->connected = true;
+        p->last_rx_us.store (g_get_monotonic_time (),
+                             std::memory_order_relaxed);
+      }
+    });
+  }
 }
 
 static void peer_send_answer (WebOutput *w, const std::string &id) noexcept;
@@ -616,7 +626,7 @@ peer_timer_cb (gpointer data) noexcept
     if (p && !p->connected) {
       std::string id = r->id;
       post (w, [id] (WebOutput *w) {
-        peer_remove (w, id, "ICE did not connect");
+        peer_remove (w, id, "ICE and DTLS did not connect");
       });
     }
   }
@@ -663,7 +673,7 @@ watchdog_cb (gpointer data) noexcept
   gint64 now = g_get_monotonic_time ();
   std::vector<std::string> silent;
   for (auto &[id, p] : w->peers)
-    if (!p->msg
+    if (p->connected
         && now - p->last_rx_us.load (std::memory_order_relaxed) > kSilentUs)
       silent.push_back (id);
   for (auto &id : silent)
@@ -932,7 +942,8 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
     return;
   }
   GstCaps *prefs = nullptr;
-  guint pt = pick_payload (video, wm->encoding, &prefs);
+  std::string plid;
+  guint pt = pick_payload (video, wm->encoding, &prefs, &plid);
   if (!pt) {
     gst_sdp_message_free (sdp);
     gchar *t = g_strdup_printf (
@@ -968,6 +979,11 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
   p->prefs = prefs;
   p->address = client_address (msg);
   std::string caps = "application/x-rtp,payload=(int)" + std::to_string (pt);
+  /* An offer without level-asymmetry-allowed=1 keeps its
+   * profile-level-id, and webrtcbin wants the stream to say the same. */
+  if (!plid.empty ()
+      && plid.find_first_not_of ("0123456789abcdefABCDEF") == std::string::npos)
+    caps += ",profile-level-id=(string)" + plid;
   std::string d = "fanoutsrc name=src start-position=latest-keyframe "
                   "channel=\""
                   + wm->ring + "\" ! capssetter name=cs caps=\"" + caps
