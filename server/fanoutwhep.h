@@ -15,6 +15,7 @@
  *   GET /                      status page with a player per mount
  *   GET /whep.js               its WHEP client (fanoutstatuspage.cpp)
  *   GET /PATH.ts               MPEG-TS over HTTP, chunked (fanouthttpout.cpp)
+ *   GET /PATH/index.m3u8       HLS, segments /PATH/segNNNNN.ts (same file)
  *
  * Every viewer reads the mount's one encode: WebRTC viewers share one RTP
  * payloading per mount (its own ring, "RING:webrtc"), each with its own

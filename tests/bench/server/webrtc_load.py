@@ -179,7 +179,7 @@ def main():
     Gst.init(None)
     srv = netns.Server('webrtc_load', [
         '--source', 'cam=test:640x360@30', '--mount',
-        '/live=cam,codec=h264,bitrate=1000,gop=2'])
+        '/live=cam,codec=h264,bitrate=1000,gop=2', '--quiet'])
     loop = GLib.MainLoop()
     threading.Thread(target=loop.run, daemon=True).start()
     viewers = []
