@@ -124,6 +124,9 @@ struct WebOutput {
   HttpOut *http_out = nullptr;
   guint64 next_id = 1;
   GSource *watchdog = nullptr; /* every kWatchdogS: vanished browsers */
+  /* FANOUT_WHEP_OWN_PAYLOADER=1, for the benchmark's comparison only: each
+   * viewer payloads the encode itself (the design this one replaces). */
+  bool own_payloader = false;
   /* The owner of this WebOutput; closures posted from other threads hold
    * a weak_ptr to it. */
   std::shared_ptr<WebOutput *> self;
@@ -236,6 +239,15 @@ count_bytes_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
   return GST_PAD_PROBE_OK;
 }
 
+static std::string
+pay_desc (const std::string &encoding)
+{
+  return encoding == "H264" ? "h264parse config-interval=-1 ! rtph264pay pt=96 "
+                              "config-interval=-1 aggregate-mode=zero-latency "
+                              "mtu=1200"
+                            : "rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit";
+}
+
 /* The mount's shared payloading, started by its first WebRTC viewer and
  * kept (it costs nothing while the encoder is paused). */
 static bool
@@ -243,11 +255,7 @@ web_mount_ensure_pay (WebOutput *w, WebMount *wm, std::string *why) noexcept
 {
   if (wm->pay)
     return true;
-  std::string pay = wm->encoding == "H264"
-                        ? "h264parse config-interval=-1 ! rtph264pay pt=96 "
-                          "config-interval=-1 aggregate-mode=zero-latency "
-                          "mtu=1200"
-                        : "rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit";
+  std::string pay = pay_desc (wm->encoding);
   std::string d = "fanoutsrc name=src channel=\"" + wm->m->ring + "\" ! " + pay
                   + " ! fanoutsink name=ring capacity=512 channel=\"" + wm->ring
                   + "\"";
@@ -957,7 +965,7 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
     return;
   }
   std::string why;
-  if (!web_mount_ensure_pay (w, wm, &why)) {
+  if (!w->own_payloader && !web_mount_ensure_pay (w, wm, &why)) {
     gst_sdp_message_free (sdp);
     gst_caps_unref (prefs);
     reply_text (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
@@ -986,7 +994,9 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
     caps += ",profile-level-id=(string)" + plid;
   std::string d = "fanoutsrc name=src start-position=latest-keyframe "
                   "channel=\""
-                  + wm->ring + "\" ! capssetter name=cs caps=\"" + caps
+                  + (w->own_payloader ? wm->m->ring : wm->ring) + "\" ! "
+                  + (w->own_payloader ? pay_desc (wm->encoding) + " ! " : "")
+                  + "capssetter name=cs caps=\"" + caps
                   + "\" webrtcbin name=webrtc bundle-policy=max-bundle";
   GError *err = nullptr;
   GstElement *pipe = gst_parse_launch (d.c_str (), &err);
@@ -1228,6 +1238,8 @@ web_output_start (FanoutServer *fs) noexcept
   w->fs = fs;
   w->s = &s;
   w->self = std::make_shared<WebOutput *> (w);
+  w->own_payloader
+      = g_strcmp0 (g_getenv ("FANOUT_WHEP_OWN_PAYLOADER"), "1") == 0;
   for (auto &m : s.mounts) {
     auto wm = std::make_unique<WebMount> ();
     wm->m = m.get ();

@@ -9,6 +9,11 @@
 #   flock /work/bench.lock /usr/bin/python3 tests/bench/server/webrtc_load.py \
 #       build/server/fanout-rtsp-server [N...]      (default 1 10 50)
 #
+# FANOUT_WHEP_OWN_PAYLOADER=1 runs the comparison: the server gives each
+# viewer its own payloader on the encode instead of the shared payloading
+# (FANOUT_BENCH_NO_BROWSER=1 skips the Chromium joins). FANOUT_BENCH_OUT:
+# where the JSON results go.
+#
 # Join time: POST of the offer -> first RTP packet out of the viewer's
 # webrtcbin (after ICE + DTLS), and -> first keyframe packet (the first
 # packet of a frame without DELTA_UNIT... approximated by the first
@@ -24,6 +29,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'check', 'server'))
+import browser  # noqa: E402
 import netns  # noqa: E402
 
 import gi  # noqa: E402
@@ -170,6 +176,50 @@ def pct(v, p):
     return v[min(len(v) - 1, max(0, int(round(p * len(v) + 0.5)) - 1))]
 
 
+JOIN_JS = """(async () => {
+  const v = document.createElement('video');
+  v.muted = true; v.autoplay = true; document.body.appendChild(v);
+  const first = new Promise((r) => v.requestVideoFrameCallback(r));
+  const t0 = performance.now();
+  const s = await fanoutWhep(v, location.origin + '/live/whep');
+  const tAnswer = performance.now();
+  await Promise.race([first, new Promise((r) => setTimeout(r, 10000))]);
+  const t1 = performance.now();
+  s.pc.close();
+  await fetch(s.session, { method: 'DELETE' });
+  v.remove();
+  return [tAnswer - t0, t1 - t0];
+})()"""
+
+
+def browser_joins(n):
+    """Chromium on the status page origin: n joins one after another, each
+    after a random 0.1-2 s pause (a random point of the GOP): createOffer
+    -> first frame presented (requestVideoFrameCallback)."""
+    import random
+    exe = browser.find_chromium()
+    if not exe:
+        return None
+    b = browser.Browser(exe, '/tmp/webrtc_load-chrome.log')
+    try:
+        tab = b.open_tab('http://127.0.0.1:8080/')
+        time.sleep(3)
+        answer, frame = [], []
+        for _ in range(n):
+            time.sleep(random.uniform(0.1, 2.0))
+            a, f = b.evaluate(tab, JOIN_JS, timeout=30)
+            answer.append(a)
+            frame.append(f)
+        return {'joins': n,
+                'offer_to_answer_p50_ms': round(pct(answer, 0.5)),
+                'offer_to_answer_p95_ms': round(pct(answer, 0.95)),
+                'offer_to_first_frame_p50_ms': round(pct(frame, 0.5)),
+                'offer_to_first_frame_p95_ms': round(pct(frame, 0.95)),
+                'first_frame_ms': [round(x) for x in frame]}
+    finally:
+        b.close()
+
+
 def main():
     server = sys.argv[1] if len(sys.argv) > 1 else None
     steps = [int(a) for a in sys.argv[2:]] or [1, 10, 50]
@@ -235,6 +285,14 @@ def main():
             }
             print(json.dumps(step), flush=True)
             results['steps'].append(step)
+        for v in viewers:
+            v.stop()
+        viewers = []
+        results['own_payloader'] = os.environ.get(
+            'FANOUT_WHEP_OWN_PAYLOADER') == '1'
+        if not os.environ.get('FANOUT_BENCH_NO_BROWSER'):
+            results['browser_join'] = browser_joins(20)
+            print(json.dumps(results['browser_join']), flush=True)
     finally:
         for v in viewers:
             v.stop()
