@@ -32,6 +32,7 @@
 #include <gst/gst.h>
 #include <libsoup/soup.h>
 
+#include <atomic>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -79,6 +80,10 @@ struct Hls {
 struct HttpOut {
   Server *s = nullptr;
   std::map<guint64, std::unique_ptr<HttpViewer>> viewers;
+  /* Viewers per mount, written on the main context, read by /stats from
+   * any thread (fanout_server_get_stats_json): counters, relaxed. The map
+   * is filled at creation and never changes shape. */
+  std::map<const Mount *, std::atomic<guint>> counts;
   std::map<const Mount *, std::unique_ptr<Hls>> hls;
   GSource *hls_timer = nullptr; /* every 250 ms while any HLS runs */
   guint64 next_id = 1;
@@ -99,6 +104,7 @@ viewer_remove (HttpOut *h, guint64 id, bool finished = false) noexcept
     return;
   std::unique_ptr<HttpViewer> v = std::move (it->second);
   h->viewers.erase (it);
+  h->counts[v->m].fetch_sub (1, std::memory_order_relaxed); /* counter */
   if (v->bus) {
     g_source_destroy (v->bus);
     g_source_unref (v->bus);
@@ -483,6 +489,8 @@ http_out_new (Server *s) noexcept
 {
   auto *h = new HttpOut ();
   h->s = s;
+  for (auto &m : s->mounts)
+    h->counts[m.get ()] = 0;
   h->self = std::make_shared<HttpOut *> (h);
   return h;
 }
@@ -507,11 +515,12 @@ http_out_free (HttpOut *h) noexcept
 guint
 http_out_n_viewers (HttpOut *h, const Mount *m) noexcept
 {
-  guint n = 0;
-  if (h)
-    for (auto &[id, v] : h->viewers)
-      n += v->m == m;
-  return n;
+  if (!h)
+    return 0;
+  auto it = h->counts.find (m);
+  return it == h->counts.end ()
+             ? 0
+             : it->second.load (std::memory_order_relaxed); /* counter */
 }
 
 bool
@@ -590,6 +599,7 @@ http_out_handle (HttpOut *h, SoupServerMessage *msg, const char *path) noexcept
       new ViewerRef{ h->self, v->id }, unref, (GConnectFlags)0);
   guint64 id = v->id;
   h->viewers[id] = std::move (v);
+  h->counts[m].fetch_add (1, std::memory_order_relaxed); /* counter */
   mount_hold_encoder (m, true);
   mount_request_key_unit (m);
   soup_server_message_pause (msg);

@@ -29,7 +29,8 @@ void http_out_free (HttpOut *h) noexcept;
 /* TRUE when @path is one of ours (the reply is set or under way). */
 bool http_out_handle (HttpOut *h, SoupServerMessage *msg,
                       const char *path) noexcept;
-/* HTTP viewers of @m now. */
+/* HTTP viewers of @m now (MPEG-TS; HLS players are not counted). Any
+ * thread. */
 guint http_out_n_viewers (HttpOut *h, const Mount *m) noexcept;
 
 } // namespace gstfanout

@@ -112,7 +112,9 @@ struct WebMount {
   /* RTP bytes it made (its streaming thread): a counter, relaxed. */
   std::atomic<guint64> bytes{ 0 };
   GSource *bus = nullptr;
-  guint viewers = 0;
+  /* WebRTC viewers: written on the main context, read by /stats from any
+   * thread: a counter, relaxed. */
+  std::atomic<guint> viewers{ 0 };
 };
 
 struct WebOutput {
@@ -446,7 +448,7 @@ peer_remove (WebOutput *w, const std::string &id, const char *why) noexcept
     gst_element_set_state (p->pipeline, GST_STATE_NULL);
     gst_object_unref (p->pipeline);
   }
-  p->wm->viewers--;
+  p->wm->viewers.fetch_sub (1, std::memory_order_relaxed); /* counter */
   if (p->held)
     mount_hold_encoder (p->wm->m, false);
 }
@@ -1012,7 +1014,7 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
   g_object_set_data (G_OBJECT (pipe), "fanout-web", w);
   p->webrtc = gst_bin_get_by_name (GST_BIN (pipe), "webrtc");
   gst_object_unref (p->webrtc); /* the pipeline holds it */
-  wm->viewers++;
+  wm->viewers.fetch_add (1, std::memory_order_relaxed); /* counter */
   w->peers[p->id] = std::move (peer);
 
   GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
@@ -1310,7 +1312,7 @@ web_output_n_viewers (WebOutput *w, const Mount *m) noexcept
     return 0;
   for (auto &wm : w->mounts)
     if (wm->m == m)
-      return wm->viewers;
+      return wm->viewers.load (std::memory_order_relaxed); /* counter */
   return 0;
 }
 

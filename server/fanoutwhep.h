@@ -41,14 +41,14 @@ WebOutput *web_output_start (FanoutServer *fs) noexcept;
 /* Ends every viewer and pipeline; nullptr is fine. Main context. */
 void web_output_stop (WebOutput *w) noexcept;
 
-/* WebRTC viewers of @m now (status page, /stats). Main context. */
+/* WebRTC viewers of @m now (status page, /stats). Any thread. */
 guint web_output_n_viewers (WebOutput *w, const Mount *m) noexcept;
-/* HTTP (MPEG-TS) viewers of @m now. Main context. */
+/* HTTP (MPEG-TS) viewers of @m now. Any thread. */
 guint web_output_n_http_viewers (WebOutput *w, const Mount *m) noexcept;
 
 /* Adds @m's WebRTC/HTTP members to the /stats mount object being built:
  * webrtc_viewers, webrtc_bytes (RTP bytes of the shared payloading),
- * http_viewers. Main context. */
+ * http_viewers. Any thread (the counts are atomic). */
 void web_output_add_stats (WebOutput *w, const Mount *m,
                            JsonBuilder *b) noexcept;
 
