@@ -39,6 +39,7 @@
 
 #include "fanoutwhep.h"
 #include "fanouthttpout.h"
+#include "fanoutwhepoffer.h"
 
 #include <gst/gst.h>
 #include <gst/rtp/gstrtpbuffer.h>
@@ -298,83 +299,6 @@ find_web_mount (WebOutput *w, const std::string &path) noexcept
     if (wm->m->cfg.path == path)
       return wm.get ();
   return nullptr;
-}
-
-/* ------------------------------------------------------------------ */
-/* Offers                                                              */
-
-/* The payload type in @media for @encoding that a browser decodes from our
- * stream: for H.264 packetization-mode=1, constrained baseline preferred
- * over baseline over others. *caps gets that payload's caps as webrtcbin
- * reads them from the offer (it turns profile-level-id into "profile"),
- * which become the transceiver's codec-preferences: webrtcbin matches them
- * field by field. *plid gets the offer's profile-level-id when webrtcbin
- * keeps it (no level-asymmetry-allowed=1), else "". 0 when there is
- * none. */
-static guint
-pick_payload (const GstSDPMedia *media, const std::string &encoding,
-              GstCaps **caps, std::string *plid) noexcept
-{
-  guint best = 0;
-  int best_score = -1;
-  for (guint i = 0; i < gst_sdp_media_formats_len (media); i++) {
-    guint pt = (guint)atoi (gst_sdp_media_get_format (media, i));
-    GstCaps *c = gst_sdp_media_get_caps_from_media (media, (gint)pt);
-    if (!c)
-      continue;
-    GstStructure *st = gst_caps_get_structure (c, 0);
-    const char *enc = gst_structure_get_string (st, "encoding-name");
-    int score = -1;
-    if (enc && g_ascii_strcasecmp (enc, encoding.c_str ()) == 0) {
-      if (encoding == "H264") {
-        const char *pm = gst_structure_get_string (st, "packetization-mode");
-        const char *prof = gst_structure_get_string (st, "profile");
-        const char *plid = gst_structure_get_string (st, "profile-level-id");
-        guint32 v = plid ? (guint32)strtoul (plid, nullptr, 16) : 0;
-        if (!prof && v) {
-          guint idc = v >> 16, flags = (v >> 8) & 0xff;
-          prof = idc == 0x42
-                     ? ((flags & 0x40) ? "constrained-baseline" : "baseline")
-                 : idc == 0x4d ? "main"
-                 : idc == 0x64 ? "high"
-                               : "other";
-          gst_structure_set (st, "profile", G_TYPE_STRING, prof, nullptr);
-        }
-        if (pm && g_str_equal (pm, "1")) {
-          score = 1;
-          if (g_strcmp0 (prof, "constrained-baseline") == 0)
-            score = 3;
-          else if (g_strcmp0 (prof, "baseline") == 0)
-            score = 2;
-        }
-      } else {
-        score = 1;
-      }
-    }
-    if (score > best_score) {
-      best_score = score;
-      best = pt;
-      gst_caps_replace (caps, c);
-    }
-    gst_caps_unref (c);
-  }
-  if (best_score < 0) {
-    gst_caps_replace (caps, nullptr);
-    return 0;
-  }
-  GstCaps *w = gst_caps_make_writable (*caps);
-  GstStructure *st = gst_caps_get_structure (w, 0);
-  gst_structure_set_name (st, "application/x-rtp"); /* SDP says x-unknown */
-  gst_structure_set (st, "media", G_TYPE_STRING, "video", nullptr);
-  /* The offer's profile and level are the most it decodes, not what we
-   * send (a constrained-baseline stream is fine for a baseline decoder):
-   * webrtcbin compares the stream's caps with these field by field, and
-   * the stream names its own profile-level-id, which goes in the answer. */
-  const char *offer_plid = gst_structure_get_string (st, "profile-level-id");
-  *plid = offer_plid ? offer_plid : "";
-  gst_structure_remove_fields (st, "profile-level-id", "profile", nullptr);
-  *caps = w;
-  return best;
 }
 
 /* ------------------------------------------------------------------ */
@@ -953,7 +877,12 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
   }
   GstCaps *prefs = nullptr;
   std::string plid;
-  guint pt = pick_payload (video, wm->encoding, &prefs, &plid);
+  gchar *plid_c = nullptr;
+  guint pt = fanout_whep_pick_payload (video, wm->encoding.c_str (), &prefs,
+                                       &plid_c);
+  if (plid_c)
+    plid = plid_c;
+  g_free (plid_c);
   if (!pt) {
     gst_sdp_message_free (sdp);
     gchar *t = g_strdup_printf (
