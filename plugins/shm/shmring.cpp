@@ -571,7 +571,8 @@ ShmWriter::close () noexcept
 uint64_t
 ShmWriter::published () const noexcept
 {
-  return impl_->head;
+  /* relaxed: any thread, a statistic */
+  return impl_->hdr->head.load (std::memory_order_relaxed);
 }
 
 uint32_t
@@ -589,8 +590,12 @@ ShmWriter::max_frame_size () const noexcept
 bool
 ShmWriter::sync_in_ring () const noexcept
 {
+  /* relaxed: any thread; both only grow, a stale pair errs either way by
+   * one frame */
   const Impl *w = impl_;
-  return w->last_sync != 0 && w->head - (w->last_sync - 1) <= w->n_slots;
+  const uint64_t ls = w->hdr->last_sync.load (std::memory_order_relaxed);
+  const uint64_t h = w->hdr->head.load (std::memory_order_relaxed);
+  return ls != 0 && ls <= h && h - (ls - 1) <= w->n_slots;
 }
 
 const std::string &
