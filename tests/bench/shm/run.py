@@ -70,8 +70,8 @@ def make_clip():
          f"location={CLIP}"], check=True, env=ENV)
 
 
-def start(desc):
-    return subprocess.Popen([PROC, str(WARMUP), str(WINDOW), desc],
+def start(desc, window=WINDOW):
+    return subprocess.Popen([PROC, str(WARMUP), str(window), desc],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=ENV, text=True)
 
@@ -89,7 +89,8 @@ def run(impl, fmt, n_readers, stall=False):
     if os.path.exists(path):
         os.unlink(path)
     src = RAW_SRC if fmt == "raw" else H264_SRC
-    w = start(f"{src} ! {sink(impl, path)}")
+    # the writer's window covers the readers' (they start later)
+    w = start(f"{src} ! {sink(impl, path)}", WINDOW + 2)
     time.sleep(0.5)  # the socket exists before readers connect
     rs = [start(reader(impl, path)) for _ in range(n_readers)]
     if stall:
@@ -133,7 +134,7 @@ def main():
             runs.append(run(impl, fmt, 3, stall=True))
             print(json.dumps(runs[-1]), flush=True)
 
-    expected = int(WINDOW * FPS)
+    expected = int(WINDOW * FPS)  # per reader window
     print(f"\nwindow {WINDOW} s at {FPS} fps ({expected} frames), "
           f"load {os.getloadavg()}")
     print("| format | sink | readers | writer frames | writer CPU/frame "
