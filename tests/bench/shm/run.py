@@ -77,11 +77,21 @@ def start(desc, window=WINDOW):
 
 
 def result(p, timeout=60):
-    out, err = p.communicate(timeout=timeout)
+    hung = False
     try:
-        return json.loads(out.strip().splitlines()[-1])
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # it printed its figures but cannot stop (a sink blocked for good)
+        hung = True
+        p.kill()
+        out, err = p.communicate()
+    try:
+        res = json.loads(out.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        return {"error": err.strip()[-300:]}
+        res = {"error": err.strip()[-300:]}
+    if hung:
+        res["hung_at_stop"] = True
+    return res
 
 
 def run(impl, fmt, n_readers, stall=False):
@@ -101,14 +111,7 @@ def run(impl, fmt, n_readers, stall=False):
         os.kill(rs[0].pid, signal.SIGCONT)
     rres = []
     for r in rs:
-        try:
-            rres.append(result(r, timeout=30))
-        except subprocess.TimeoutExpired:
-            r.kill()
-            rres.append({"error": "hung"})
-    for r in rs:
-        if r.poll() is None:
-            r.kill()
+        rres.append(result(r, timeout=30))
     return {"impl": impl, "format": fmt, "readers": n_readers,
             "stall": stall, "writer": wres, "reader_results": rres}
 
@@ -161,8 +164,10 @@ def main():
         if not r["stall"]:
             continue
         others = [x.get("frames", 0) for x in r["reader_results"][1:]]
+        hung = " (hung at stop: killed)" if r["writer"].get("hung_at_stop") \
+            else ""
         print(f"| {r['format']} | {r['impl']} | "
-              f"{r['writer'].get('frames', 'error')} | {others} | "
+              f"{r['writer'].get('frames', 'error')}{hung} | {others} | "
               f"{r['writer'].get('max_gap_ms', '-')} ms |")
     if OUT:
         with open(OUT, "w") as f:
