@@ -126,6 +126,7 @@ Sender::set_source (gconstpointer media) noexcept
   while (writing_.exchange (true, std::memory_order_acquire))
     std::this_thread::yield ();
   writer_->reset ();
+  newest_key_us_.store (0, std::memory_order_relaxed);
   source_ = media;
   writing_.store (false, std::memory_order_release);
 }
@@ -140,9 +141,11 @@ Sender::push (gconstpointer media, GstBufferList *list, bool key) noexcept
   if (source_ == media) {
     /* Stamped with the monotonic clock: what a client's lag is measured
      * in. */
+    gint64 now = g_get_monotonic_time ();
     writer_->push (GST_MINI_OBJECT_CAST (gst_buffer_list_ref (list)),
-                   key ? ITEM_SYNC : 0u,
-                   (GstClockTime)g_get_monotonic_time () * GST_USECOND);
+                   key ? ITEM_SYNC : 0u, (GstClockTime)now * GST_USECOND);
+    if (key)
+      newest_key_us_.store (now, std::memory_order_relaxed);
   } else {
     key = false;
   }
@@ -170,6 +173,13 @@ Sender::wait_keyframe_after (guint64 mark, gint64 timeout_us) noexcept
       lk, std::chrono::microseconds (timeout_us), [this, mark] {
         return keyframes_.load (std::memory_order_relaxed) > mark;
       });
+}
+
+gint64
+Sender::newest_keyframe_age_us () const noexcept
+{
+  gint64 t = newest_key_us_.load (std::memory_order_relaxed);
+  return t ? g_get_monotonic_time () - t : G_MAXINT64;
 }
 
 /* A TCP client wrote out a frame it had queued: serve it again. */

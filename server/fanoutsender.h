@@ -103,6 +103,9 @@ public:
    * after @mark. Any thread. */
   guint64 keyframes () const noexcept;
   bool wait_keyframe_after (guint64 mark, gint64 timeout_us) noexcept;
+  /* How long ago (monotonic µs) the newest keyframe was published,
+   * G_MAXINT64 when none was. Any thread. */
+  gint64 newest_keyframe_age_us () const noexcept;
 
   /* Starts delivery to @trans at the newest keyframe in the ring (or the
    * next one). nullptr when the transport cannot be served here (the
@@ -146,6 +149,9 @@ private:
   gconstpointer source_ = nullptr; /* under writing_ */
 
   std::atomic<guint64> keyframes_{ 0 };
+  /* Monotonic time of the newest keyframe's push (0: none yet): written by
+   * the writer, read as a plain value elsewhere (relaxed). */
+  std::atomic<gint64> newest_key_us_{ 0 };
   std::mutex kf_lock_; /* orders keyframes_ with kf_cond_'s waiters */
   std::condition_variable kf_cond_;
 

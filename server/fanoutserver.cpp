@@ -1032,10 +1032,30 @@ pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   return check_capacity (client, ctx);
 }
 
-/* Isolated encoding mount: the keyframe this client's SETUP asked for is
- * out (usually already) before its cursor starts on the newest keyframe.
- * Only when the media plays already (the first PLAY starts it; its frames
- * come after): at most 500 ms. */
+/* The mount's bound on forced keyframes (0: none), and the oldest keyframe
+ * a joining isolated client starts on instead of asking for one: half of
+ * it. */
+static gint64
+key_unit_interval_us (const Mount *m) noexcept
+{
+  return (gint64)m->encoder.server->cfg.key_unit_interval_ms
+         * G_TIME_SPAN_MILLISECOND;
+}
+
+static bool
+newest_keyframe_fresh (const Mount *m) noexcept
+{
+  return m->sender->newest_keyframe_age_us () <= key_unit_interval_us (m) / 2;
+}
+
+static void request_key_unit (Mount *m, bool bounded) noexcept;
+
+/* Isolated encoding mount: this client's cursor starts on the newest
+ * keyframe in the ring. One at most half the key-unit interval old will do
+ * (a short burst, video that much behind live); else the one asked for at
+ * SETUP (or now, if that one is already out and old) is waited for: at most
+ * the rest of the interval. Only when the media plays already (the first
+ * PLAY starts it; its frames come after). */
 static GstRTSPStatusCode
 pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
@@ -1054,12 +1074,18 @@ pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   GstRTSPStream *stream = gst_rtsp_media_get_stream (
       gst_rtsp_session_media_get_media (ctx->sessmedia), 0);
   /* Blocking: the media holds its first frame until this PLAY. */
-  if (stream && !gst_rtsp_stream_is_blocking (stream))
-    m->sender->wait_keyframe_after (mark, kKeyUnitIntervalUs);
+  if (!stream || gst_rtsp_stream_is_blocking (stream)
+      || newest_keyframe_fresh (m))
+    return GST_RTSP_STS_OK;
+  if (m->sender->keyframes () > mark) {
+    /* The one asked for at SETUP came and is old now (a slow PLAY). */
+    mark = m->sender->keyframes ();
+    request_key_unit (m, true);
+  }
+  m->sender->wait_keyframe_after (mark,
+                                  key_unit_interval_us (m) + kKeyUnitWaitUs);
   return GST_RTSP_STS_OK;
 }
-
-static void request_key_unit (Mount *m, bool play) noexcept;
 
 static void
 setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
@@ -1096,14 +1122,16 @@ setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
     m->clients++;
   }
   if (m->sender && !m->encoder.desc.empty ()) {
-    /* Isolated: this client's cursor will start at a keyframe made for it,
-     * asked for now, so that it is in the ring by its PLAY. */
+    /* Isolated: this client's cursor will start at a fresh keyframe: the
+     * newest one if it is young, else one asked for now (within the
+     * mount's bound), so that it is in the ring by its PLAY. */
     guint64 mark = m->sender->keyframes ();
     {
       std::lock_guard<std::mutex> g (cs->server->lock);
       cs->kf_mark = mark;
     }
-    request_key_unit (m, false);
+    if (!newest_keyframe_fresh (m))
+      request_key_unit (m, true);
   }
 }
 
@@ -1121,29 +1149,29 @@ deferred_key_unit_cb (gpointer data) noexcept
   return G_SOURCE_REMOVE;
 }
 
-/* Instant join: ask the mount's encoder for a keyframe now. On PLAY at most
- * once per kKeyUnitIntervalUs (clients joining together share it); for a
- * new media or an isolated client (@play false) always, as its reader must
- * start fresh. */
+/* Instant join: ask the mount's encoder for a keyframe now. For joining
+ * clients (@bounded) at most once per key-unit interval: clients joining
+ * together share one; a request within the interval after one that is
+ * already out is deferred to the interval's end. For a new media (its
+ * reader must start fresh) always. */
 static void
-request_key_unit (Mount *m, bool play) noexcept
+request_key_unit (Mount *m, bool bounded) noexcept
 {
+  const gint64 interval = key_unit_interval_us (m);
   ObjRef<GstElement> pipeline (m->encoder.ref_pipeline ());
   if (!pipeline)
     return;
   gint64 now = g_get_monotonic_time ();
   {
     std::lock_guard<std::mutex> g (m->lock);
-    if (play) {
-      if (m->last_key_unit_us
-          && now - m->last_key_unit_us < kKeyUnitIntervalUs) {
-        /* One was asked for less than 500 ms ago. Still to come: this
-         * client shares it. Already out: ask again when the 500 ms are
+    if (bounded) {
+      if (m->last_key_unit_us && now - m->last_key_unit_us < interval) {
+        /* One was asked for less than an interval ago. Still to come: this
+         * client shares it. Already out: ask again when the interval is
          * over (clients joining until then share that one). */
         guint64 kf = m->encoder.keyframes.load (std::memory_order_relaxed);
         if (kf > m->kf_at_request && !m->deferred_key_unit) {
-          gint64 wait_ms
-              = (m->last_key_unit_us + kKeyUnitIntervalUs - now) / 1000 + 1;
+          gint64 wait_ms = (m->last_key_unit_us + interval - now) / 1000 + 1;
           m->deferred_key_unit = g_timeout_source_new ((guint)wait_ms);
           g_source_set_callback (m->deferred_key_unit, deferred_key_unit_cb, m,
                                  nullptr);
@@ -1167,9 +1195,9 @@ request_key_unit (Mount *m, bool play) noexcept
 }
 
 /* A new media of an encoding mount starts reading its ring at the newest
- * keyframe: make that one fresh (requested now, or at most
- * kKeyUnitIntervalUs ago), so that the client's video is not older than
- * live. Blocks the client's thread for about one frame. */
+ * keyframe: make that one fresh (requested now), so that the client's video
+ * is not older than live. Blocks the client's thread for about one frame
+ * (at most kKeyUnitWaitUs). */
 static void
 wait_fresh_keyframe (Mount *m) noexcept
 {
@@ -1183,9 +1211,10 @@ wait_fresh_keyframe (Mount *m) noexcept
   }
   Runner &r = m->encoder;
   std::unique_lock<std::mutex> lk (r.kf_lock);
-  r.kf_cond.wait_for (lk, std::chrono::milliseconds (500), [&r, mark] {
-    return r.keyframes.load (std::memory_order_relaxed) > mark;
-  });
+  r.kf_cond.wait_for (
+      lk, std::chrono::microseconds (kKeyUnitWaitUs), [&r, mark] {
+        return r.keyframes.load (std::memory_order_relaxed) > mark;
+      });
 }
 
 /* Isolated mount: this client's transport is served by the mount's sender

@@ -74,6 +74,9 @@ struct _FanoutServerConfig {
   gstfanout::Mode mode = gstfanout::Mode::Isolated;
   int max_clients = 0;    /* 0: no limit */
   guint idle_pause_s = 5; /* 0: encoders never pause */
+  /* Forced keyframes per mount: at most one per this interval (0: one per
+   * join); a joining client starts on a keyframe up to half of it old. */
+  guint key_unit_interval_ms = 300;
   std::vector<std::pair<std::string, std::string>> users;
   bool basic = false;
   std::string mcast_first = "224.3.0.1", mcast_last = "224.3.0.254";
@@ -91,7 +94,9 @@ namespace gstfanout
 static const double kJoinBuckets[]
     = { 0.033, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0, 4.0 };
 static const guint kNumJoinBuckets = G_N_ELEMENTS (kJoinBuckets);
-static const gint64 kKeyUnitIntervalUs = 500 * G_TIME_SPAN_MILLISECOND;
+/* How long a joining client waits at most for a keyframe asked for it
+ * (beyond the key-unit interval's deferral). */
+static const gint64 kKeyUnitWaitUs = 500 * G_TIME_SPAN_MILLISECOND;
 /* fanout_server_stop waits at most this long for clients to close. */
 static const gint64 kStopClientsWaitUs = 1000 * G_TIME_SPAN_MILLISECOND;
 static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;
