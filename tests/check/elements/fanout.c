@@ -750,6 +750,7 @@ GST_START_TEST (test_downstream_flushing_branch)
   Seen seen = { 0 };
   GstPad *pad;
   GstBuffer *b;
+  gulong probe;
   gint64 end;
 
   push (in, 0, TRUE);
@@ -758,8 +759,8 @@ GST_START_TEST (test_downstream_flushing_branch)
   g_mutex_init (&seen.lock);
   g_cond_init (&seen.cond);
   pad = reader_pad (r);
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, barrier_probe,
-                     &seen, NULL);
+  probe = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                             barrier_probe, &seen, NULL);
   push (in, 1, TRUE);
   push (in, 2, TRUE);
   push_barrier (in);
@@ -777,8 +778,13 @@ GST_START_TEST (test_downstream_flushing_branch)
   gst_buffer_unref (b);
   push_barrier (in);
   wait_barrier (other);
+  /* r's probe has seen this barrier too: nothing more passes it until the
+   * probe is removed, and it must be before seen.lock is cleared (the
+   * reader's task still pushes events at teardown). */
+  wait_barrier (r);
   fail_unless_equals_int (gst_harness_buffers_received (other), 4);
   fail_unless_equals_int (gst_harness_buffers_received (r), 2);
+  gst_pad_remove_probe (pad, probe);
   gst_object_unref (pad);
   g_mutex_clear (&seen.lock);
   g_cond_clear (&seen.cond);
