@@ -43,7 +43,8 @@ PIPELINE_POS = re.compile(r"""(?:^|[\s"'])!\s+([a-z][a-z0-9_-]*)(?=[\s"'\\]|$)""
 # Elements our own code registers (not installed from a package).
 REGISTERED = re.compile(r'gst_element_register\s*\([^,]*,\s*"([a-z0-9_-]+)"')
 # Python: the first word of an argv list, ["ffmpeg", ...].
-PY_ARGV = re.compile(r'\[\s*"(/usr/bin/[a-z][\w.+-]*|[a-z][\w.+-]*)",')
+PY_ARGV = re.compile(r'\[\s*"(/usr/bin/[a-z][\w.+-]*|[a-z][\w.+-]*)",'
+                     r'|shutil\.which\("([a-z][\w.+-]*)"\)')
 FIND_PROGRAM = re.compile(r"find_program\(\s*'([^']+)'")
 # Shell: the command word at the start of a line or after a separator,
 # `timeout N`, `if`/`while`/`!`, or $( ... ).
@@ -212,7 +213,8 @@ def main():
                 for tok in PIPELINE_POS.findall(line):
                     if (tok not in known and tok not in ours
                             and tok not in NOT_ELEMENTS
-                            and shutil.which(tok) is None):
+                            and shutil.which(tok) is None
+                            and not is_function(files, tok)):
                         unknown.setdefault(tok, where)
                 if os.path.basename(rel) == "meson.build":
                     for prog in FIND_PROGRAM.findall(line):
@@ -220,8 +222,8 @@ def main():
                             continue
                         programs.setdefault(prog, where)
                 elif rel.endswith(".py"):
-                    for prog in PY_ARGV.findall(line):
-                        programs.setdefault(prog, where)
+                    for m in PY_ARGV.finditer(line):
+                        programs.setdefault(m.group(1) or m.group(2), where)
                 elif is_sh and not line.lstrip().startswith("#"):
                     for prog in SH_COMMAND.findall(line):
                         programs.setdefault(prog, where)
