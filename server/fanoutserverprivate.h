@@ -168,6 +168,9 @@ struct MediaInfo {
   bool live = true;    /* counted in Mount::live_medias (under its lock) */
   /* The frame in the payloader is a keyframe (its streaming thread). */
   bool frame_key = false;
+  /* Isolated: the sender this media is attached to (detached when the
+   * media unprepares or dies, whichever comes first). */
+  std::weak_ptr<Sender> sender;
 };
 
 struct Join {
@@ -184,8 +187,9 @@ struct Mount {
   std::string ring; /* channel the medias read */
   std::string media_launch;
   Runner encoder; /* empty desc for copy mounts */
-  /* Isolated mounts: every client's own cursor on the payloaded frames. */
-  std::unique_ptr<Sender> sender;
+  /* Isolated mounts: every client's own cursor on the payloaded frames.
+   * Shared with the medias (MediaInfo), which may outlive the mount. */
+  std::shared_ptr<Sender> sender;
   GstRTSPMediaFactory *factory = nullptr;
   /* Counters written by streaming threads, read by /metrics: relaxed, they
    * order nothing. */
