@@ -1754,6 +1754,9 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   s.rtsp = gst_rtsp_server_new ();
   gst_rtsp_server_set_address (s.rtsp, s.cfg.address.c_str ());
   gst_rtsp_server_set_service (s.rtsp, std::to_string (s.cfg.port).c_str ());
+  /* Each client's connection refuses a larger request body before
+   * buffering it (gst-rtsp-server applies it as it creates the client). */
+  gst_rtsp_server_set_content_length_limit (s.rtsp, kMaxRequestBody);
   GError *err = nullptr;
   s.rtsp_source = gst_rtsp_server_create_source (s.rtsp, nullptr, &err);
   if (!s.rtsp_source) {

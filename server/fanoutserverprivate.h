@@ -96,6 +96,10 @@ static const gint64 kKeyUnitIntervalUs = 500 * G_TIME_SPAN_MILLISECOND;
 static const gint64 kStopClientsWaitUs = 1000 * G_TIME_SPAN_MILLISECOND;
 static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;
 static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
+/* Largest RTSP request body a client may send (gst-rtsp-server buffers a
+ * body whole before handling it). Ours are SET/GET_PARAMETER keep-alives,
+ * empty or a few bytes; ANNOUNCE (record) is not served. */
+static const guint kMaxRequestBody = 64 * 1024;
 
 struct Server;
 struct Mount;

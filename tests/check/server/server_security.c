@@ -309,6 +309,118 @@ GST_START_TEST (test_shared_second_media)
 
 GST_END_TEST;
 
+/* ---------------------------------------------------------------- */
+/* 14.2: request bodies are bounded.                                 */
+
+/* This process's resident set (the server runs in it), KiB. */
+static guint64
+rss_kib (void)
+{
+  gchar *status = NULL;
+  guint64 kib = 0;
+  const gchar *p;
+
+  fail_unless (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  p = strstr (status, "VmRSS:");
+  fail_unless (p != NULL);
+  kib = g_ascii_strtoull (p + 6, NULL, 10);
+  g_free (status);
+  return kib;
+}
+
+/* Reads a response status line within @timeout_s (0 when none). */
+static gint
+raw_read_status (RawRtsp *r, guint timeout_s)
+{
+  GSocket *sock = g_socket_connection_get_socket (r->conn);
+  GString *line = g_string_new (NULL);
+  gint code = 0;
+
+  g_socket_set_timeout (sock, timeout_s);
+  while (!g_str_has_suffix (line->str, "\r\n") && line->len < 256) {
+    guint8 ch;
+    if (g_input_stream_read (r->in, &ch, 1, NULL, NULL) != 1)
+      break;
+    g_string_append_c (line, ch);
+  }
+  if (sscanf (line->str, "RTSP/1.0 %d", &code) != 1)
+    code = 0;
+  g_string_free (line, TRUE);
+  g_socket_set_timeout (sock, 0);
+  return code;
+}
+
+#define BODY_BYTES (200u << 20)
+
+GST_START_TEST (test_request_body_bounded)
+{
+  const gchar *args[] = { "--source", SOURCE, "--mount", MOUNT, NULL };
+  const gchar *protos[] = { "tcp", NULL };
+  TestServer *ts = test_server_start (args);
+  guint port = fanout_server_get_port (ts->server);
+  gchar *url = test_server_url (ts, "/live");
+  Viewer **v = viewers_start (url, 1, protos);
+  gint64 t0 = g_get_monotonic_time ();
+  guint64 rss0 = rss_kib (), rss1;
+  RawRtsp *r[2];
+  gsize sent[2] = { 0, 0 };
+  gboolean open[2] = { TRUE, TRUE };
+  gchar *chunk = g_malloc (64 * 1024);
+  guint i;
+
+  memset (chunk, 'x', 64 * 1024);
+  for (i = 0; i < 2; i++) {
+    gchar *head = g_strdup_printf (
+        "SET_PARAMETER %s RTSP/1.0\r\nCSeq: 1\r\n"
+        "Content-Type: text/parameters\r\nContent-Length: %u\r\n\r\n",
+        url, BODY_BYTES);
+    r[i] = raw_rtsp_connect (port);
+    g_socket_set_timeout (g_socket_connection_get_socket (r[i]->conn), 5);
+    fail_unless (g_output_stream_write_all (r[i]->out, head, strlen (head),
+                                            NULL, NULL, NULL));
+    g_free (head);
+  }
+  /* Both bodies at once, until the server stops taking them. */
+  while ((open[0] && sent[0] < BODY_BYTES) || (open[1] && sent[1] < BODY_BYTES))
+    for (i = 0; i < 2; i++) {
+      gsize n = 0;
+      if (!open[i] || sent[i] >= BODY_BYTES)
+        continue;
+      if (!g_output_stream_write_all (r[i]->out, chunk, 64 * 1024, &n, NULL,
+                                      NULL))
+        open[i] = FALSE;
+      sent[i] += n;
+    }
+  rss1 = rss_kib ();
+  for (i = 0; i < 2; i++) {
+    gint code = raw_read_status (r[i], 5);
+    GST_INFO ("connection %u: %" G_GSIZE_FORMAT " bytes taken, status %d", i,
+              sent[i], code);
+    g_printerr ("body: connection %u: %" G_GSIZE_FORMAT
+                " bytes taken, status %d\n",
+                i, sent[i], code);
+    fail_unless (code == 413 || code == 400 || (!open[i] && code == 0),
+                 "200 MiB body: status %d after %" G_GSIZE_FORMAT " bytes",
+                 code, sent[i]);
+    raw_rtsp_free (r[i]);
+  }
+  g_printerr ("body: RSS %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " KiB\n",
+              rss0, rss1);
+  fail_unless (rss1 < rss0 + 32 * 1024,
+               "two 200 MiB bodies took RSS from %" G_GUINT64_FORMAT
+               " to %" G_GUINT64_FORMAT " KiB",
+               rss0, rss1);
+  /* the viewer played on meanwhile, and plays on */
+  g_usleep (4 * G_USEC_PER_SEC);
+  viewers_check (v, (g_get_monotonic_time () - t0) / 1e6, "body");
+  viewers_free (v);
+  g_free (chunk);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
 static Suite *
 server_security_suite (void)
 {
@@ -320,6 +432,7 @@ server_security_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_isolated_second_media);
   tcase_add_test (tc, test_shared_second_media);
+  tcase_add_test (tc, test_request_body_bounded);
   return s;
 }
 
