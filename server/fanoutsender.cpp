@@ -119,16 +119,51 @@ Sender::stop () noexcept
 }
 
 void
-Sender::set_source (gconstpointer media) noexcept
+Sender::set_source_locked (gconstpointer media) noexcept
 {
   /* Waits out a push in progress (a few microseconds); a new media starts
    * a new RTP stream (SSRC, sequence numbers): forget the old one's. */
   while (writing_.exchange (true, std::memory_order_acquire))
     std::this_thread::yield ();
-  writer_->reset ();
-  newest_key_us_.store (0, std::memory_order_relaxed);
-  source_ = media;
+  if (source_ != media) {
+    writer_->reset ();
+    newest_key_us_.store (0, std::memory_order_relaxed);
+    source_ = media;
+  }
   writing_.store (false, std::memory_order_release);
+}
+
+void
+Sender::attach (gconstpointer media) noexcept
+{
+  std::lock_guard<std::mutex> g (source_lock_);
+  if (std::find (medias_.begin (), medias_.end (), media) != medias_.end ())
+    return;
+  try {
+    medias_.push_back (media);
+  } catch (const std::bad_alloc &) {
+    GST_WARNING ("%s: out of memory, media %p not served", name_.c_str (),
+                 media);
+    return;
+  }
+  if (medias_.size () == 1)
+    set_source_locked (media);
+  else
+    GST_INFO ("%s: media %p waits for %p to end", name_.c_str (), media,
+              medias_.front ());
+}
+
+void
+Sender::detach (gconstpointer media) noexcept
+{
+  std::lock_guard<std::mutex> g (source_lock_);
+  auto it = std::find (medias_.begin (), medias_.end (), media);
+  if (it == medias_.end ())
+    return;
+  bool current = it == medias_.begin ();
+  medias_.erase (it);
+  if (current)
+    set_source_locked (medias_.empty () ? nullptr : medias_.front ());
 }
 
 void

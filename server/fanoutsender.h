@@ -92,9 +92,13 @@ public:
   Sender (const Sender &) = delete;
   Sender &operator= (const Sender &) = delete;
 
-  /* The media whose frames are published (a newer one replaces an older
-   * one, and the ring starts over). Any thread. */
-  void set_source (gconstpointer media) noexcept;
+  /* Medias whose frames may be published: the oldest attached one is the
+   * source. A media attached while another is the source waits its turn:
+   * it takes over (and the ring starts over: a new RTP stream) only when
+   * the source detaches, so that a second media of the mount never cuts
+   * off the clients of the first. Idempotent; any thread. */
+  void attach (gconstpointer media) noexcept;
+  void detach (gconstpointer media) noexcept;
   /* A frame of @media's payloader (transfer none): published when @media
    * is the current source. Its streaming thread. */
   void push (gconstpointer media, GstBufferList *list, bool key) noexcept;
@@ -143,10 +147,15 @@ private:
   std::thread thread_;
   std::atomic<bool> stopping_{ false };
 
+  void set_source_locked (gconstpointer media) noexcept;
+
   /* One writer at a time (writing_): the current media's streaming
-   * thread, or set_source (). */
+   * thread, or set_source_locked (). */
   std::atomic<bool> writing_{ false };
   gconstpointer source_ = nullptr; /* under writing_ */
+  /* Taken before writing_: protects medias_ (attached, oldest first). */
+  std::mutex source_lock_;
+  std::vector<gconstpointer> medias_;
 
   std::atomic<guint64> keyframes_{ 0 };
   /* Monotonic time of the newest keyframe's push (0: none yet): written by

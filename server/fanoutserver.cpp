@@ -825,7 +825,7 @@ static void
 media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
 {
   auto *m = static_cast<Mount *> (data);
-  MediaInfo *gone = nullptr;
+  MediaInfo *gone = nullptr, *mi = nullptr;
   {
     std::lock_guard<std::mutex> g (m->lock);
     for (auto it = m->medias.begin (); it != m->medias.end (); ++it)
@@ -838,7 +838,7 @@ media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
         std::remove_if (m->pending.begin (), m->pending.end (),
                         [media] (const Join &j) { return j.media == media; }),
         m->pending.end ());
-    auto *mi = static_cast<MediaInfo *> (
+    mi = static_cast<MediaInfo *> (
         g_object_get_data (G_OBJECT (media), "fanout-media-info"));
     if (mi && mi->live) {
       mi->live = false;
@@ -846,6 +846,10 @@ media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
       encoder_arm_idle_locked (m);
     }
   }
+  /* Its frames are no longer published: a newer media takes over. */
+  if (mi)
+    if (auto sender = mi->sender.lock ())
+      sender->detach (media);
   if (gone) {
     guint64 dropped = get_uint_prop (gone->ringsrc, "dropped");
     std::lock_guard<std::mutex> g (m->lock);
@@ -914,6 +918,8 @@ static void
 media_info_free (gpointer data) noexcept
 {
   auto *mi = static_cast<MediaInfo *> (data);
+  if (auto sender = mi->sender.lock ())
+    sender->detach (mi->media);
   if (mi->ringsrc)
     gst_object_unref (mi->ringsrc);
   delete mi;
@@ -955,8 +961,10 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
    * prepared is never listed, so the list never outlives a media. */
   g_signal_connect (media, "prepared", G_CALLBACK (media_prepared_cb), m);
   g_signal_connect (media, "unprepared", G_CALLBACK (media_unprepared_cb), m);
-  if (m->sender)
-    m->sender->set_source (media);
+  if (m->sender) {
+    mi->sender = m->sender;
+    m->sender->attach (media);
+  }
   if (GstObject *pipeline = gst_object_get_parent (GST_OBJECT (bin))) {
     g_signal_connect (pipeline, "deep-element-added",
                       G_CALLBACK (sink_added_cb), m->sender.get ());
@@ -1445,6 +1453,72 @@ client_connected_cb (GstRTSPServer *, GstRTSPClient *client,
   log_line (s, "client %s connected", cs->address.c_str ());
 }
 
+/* ------------------------------------------------------------------ */
+/* The mount's media factory: one media per mount                      */
+
+/* gst-rtsp-server caches a shared media under a key made of the request
+ * URL's port, path and query: a query string, a SETUP without DESCRIBE
+ * (path ".../stream=0", the client's cache empty) or a second session on
+ * one connection each built a second media of the mount. A mount is one
+ * live view whatever the URL says: the key is the mount's, and changes
+ * only when the server retires a media that failed (fanout_media_factory_
+ * retire), so that new clients are not handed a broken one. */
+struct FanoutMediaFactory {
+  GstRTSPMediaFactory parent;
+  gchar *path;     /* the mount's path (owned) */
+  gint generation; /* g_atomic_int: bumped by retire */
+};
+
+struct FanoutMediaFactoryClass {
+  GstRTSPMediaFactoryClass parent_class;
+};
+
+static GType fanout_media_factory_get_type (void);
+#define FANOUT_TYPE_MEDIA_FACTORY (fanout_media_factory_get_type ())
+#define FANOUT_MEDIA_FACTORY(obj)                                              \
+  (G_TYPE_CHECK_INSTANCE_CAST ((obj), FANOUT_TYPE_MEDIA_FACTORY,               \
+                               FanoutMediaFactory))
+
+G_DEFINE_TYPE (FanoutMediaFactory, fanout_media_factory,
+               GST_TYPE_RTSP_MEDIA_FACTORY)
+
+static gchar *
+fanout_media_factory_gen_key (GstRTSPMediaFactory *factory,
+                              const GstRTSPUrl *) noexcept
+{
+  FanoutMediaFactory *self = FANOUT_MEDIA_FACTORY (factory);
+  return g_strdup_printf ("%s#%d", self->path,
+                          g_atomic_int_get (&self->generation));
+}
+
+static void
+fanout_media_factory_finalize (GObject *object) noexcept
+{
+  g_free (FANOUT_MEDIA_FACTORY (object)->path);
+  G_OBJECT_CLASS (fanout_media_factory_parent_class)->finalize (object);
+}
+
+static void
+fanout_media_factory_class_init (FanoutMediaFactoryClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = fanout_media_factory_finalize;
+  GST_RTSP_MEDIA_FACTORY_CLASS (klass)->gen_key = fanout_media_factory_gen_key;
+}
+
+static void
+fanout_media_factory_init (FanoutMediaFactory *)
+{
+}
+
+static GstRTSPMediaFactory *
+fanout_media_factory_new (const std::string &path) noexcept
+{
+  auto *f = static_cast<FanoutMediaFactory *> (
+      g_object_new (FANOUT_TYPE_MEDIA_FACTORY, nullptr));
+  f->path = g_strdup (path.c_str ());
+  return GST_RTSP_MEDIA_FACTORY (f);
+}
+
 } // namespace gstfanout
 
 using namespace gstfanout;
@@ -1659,7 +1733,7 @@ setup_mount (Server &s, Mount &m, GError **error)
       return false;
     }
   }
-  GstRTSPMediaFactory *f = gst_rtsp_media_factory_new ();
+  GstRTSPMediaFactory *f = fanout_media_factory_new (m.cfg.path);
   gst_rtsp_media_factory_set_launch (f, m.media_launch.c_str ());
   gst_rtsp_media_factory_set_shared (f, TRUE);
   guint protocols = m.cfg.transports
@@ -1709,6 +1783,9 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   s.rtsp = gst_rtsp_server_new ();
   gst_rtsp_server_set_address (s.rtsp, s.cfg.address.c_str ());
   gst_rtsp_server_set_service (s.rtsp, std::to_string (s.cfg.port).c_str ());
+  /* Each client's connection refuses a larger request body before
+   * buffering it (gst-rtsp-server applies it as it creates the client). */
+  gst_rtsp_server_set_content_length_limit (s.rtsp, kMaxRequestBody);
   GError *err = nullptr;
   s.rtsp_source = gst_rtsp_server_create_source (s.rtsp, nullptr, &err);
   if (!s.rtsp_source) {

@@ -101,6 +101,10 @@ static const gint64 kKeyUnitWaitUs = 500 * G_TIME_SPAN_MILLISECOND;
 static const gint64 kStopClientsWaitUs = 1000 * G_TIME_SPAN_MILLISECOND;
 static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;
 static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
+/* Largest RTSP request body a client may send (gst-rtsp-server buffers a
+ * body whole before handling it). Ours are SET/GET_PARAMETER keep-alives,
+ * empty or a few bytes; ANNOUNCE (record) is not served. */
+static const guint kMaxRequestBody = 64 * 1024;
 
 struct Server;
 struct Mount;
@@ -173,6 +177,9 @@ struct MediaInfo {
   bool live = true;    /* counted in Mount::live_medias (under its lock) */
   /* The frame in the payloader is a keyframe (its streaming thread). */
   bool frame_key = false;
+  /* Isolated: the sender this media is attached to (detached when the
+   * media unprepares or dies, whichever comes first). */
+  std::weak_ptr<Sender> sender;
 };
 
 struct Join {
@@ -189,8 +196,9 @@ struct Mount {
   std::string ring; /* channel the medias read */
   std::string media_launch;
   Runner encoder; /* empty desc for copy mounts */
-  /* Isolated mounts: every client's own cursor on the payloaded frames. */
-  std::unique_ptr<Sender> sender;
+  /* Isolated mounts: every client's own cursor on the payloaded frames.
+   * Shared with the medias (MediaInfo), which may outlive the mount. */
+  std::shared_ptr<Sender> sender;
   GstRTSPMediaFactory *factory = nullptr;
   /* Counters written by streaming threads, read by /metrics: relaxed, they
    * order nothing. */
