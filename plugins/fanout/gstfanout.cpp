@@ -50,7 +50,9 @@
 #endif
 
 #include "gstfanout.h"
-#include "gstfanoutcommon.h"
+#include "gstfanoutreader.h"
+#include "gstfanouttypes.h"
+#include "gstfanoutwriter.h"
 
 #include <gst/video/video.h>
 
@@ -117,7 +119,7 @@ static guint gst_fanout_signals[LAST_SIGNAL];
 
 /* Lock order: flow_lock, then the element's object lock (settings, the
  * ring pointer, the pad index table), then a pad's object lock; a pad's
- * PadReader lock (inside gstfanoutcommon) is never taken with any of them
+ * PadReader lock (inside gstfanoutreader) is never taken with any of them
  * held. Nothing is pushed, no signal emitted and no message posted with
  * any of them held. */
 struct _GstFanoutPrivate {
@@ -175,9 +177,10 @@ struct _GstFanoutPadPrivate final : public gstfanout::PadReaderHooks {
   void state_changed (PadReader &r) noexcept override;
 
   PadReader reader;
-  /* Serializes joining (activation, link) and leaving (deactivation) the
-   * ring. Never taken by the reader's task, so stop_task may wait for the
-   * task while holding it. */
+  /* Serializes joining (activation, link), leaving (deactivation, release)
+   * and restarting after a flush: whoever starts or stops the pad's task
+   * holds it. Never taken by the reader's task, so stopping may wait for
+   * the task while holding it. */
   GMutex join_lock;
   /* Set under join_lock when the pad is being released: an activation
    * racing with the release (a state change walking the element's pads)
@@ -190,6 +193,53 @@ struct _GstFanoutPadPrivate final : public gstfanout::PadReaderHooks {
 };
 
 G_DEFINE_TYPE (GstFanoutPad, gst_fanout_pad, GST_TYPE_PAD);
+
+/* The pad's task: one reader's loop. */
+static void
+gst_fanout_pad_loop (gpointer data) noexcept
+{
+  GstFanoutPad *fpad = GST_FANOUT_PAD_CAST (data);
+  if (fpad->priv->reader.iterate () != PadReader::Step::Continue)
+    gst_pad_pause_task (GST_PAD_CAST (fpad));
+}
+
+/* Stops the reader's task in two steps: 1. unblock the loop (interrupt
+ * wakes a waiting pop), 2. stop the task and wait for it; then the cursor
+ * goes. join_lock held; any thread but the task's. */
+static void
+gst_fanout_pad_stop (GstFanoutPad *fpad) noexcept
+{
+  PadReader &r = fpad->priv->reader;
+  r.interrupt ();
+  gst_pad_stop_task (GST_PAD_CAST (fpad));
+  r.leave ();
+  r.interrupt_done ();
+}
+
+/* FLUSH_START, after the ring is flushing: waits for the current iteration
+ * and leaves the task paused. */
+static void
+gst_fanout_pad_pause (GstFanoutPad *fpad) noexcept
+{
+  PadReader &r = fpad->priv->reader;
+  r.interrupt ();
+  gst_pad_pause_task (GST_PAD_CAST (fpad));
+  r.interrupt_done ();
+}
+
+/* FLUSH_STOP, after the ring is reset: restarts a reader that has a cursor
+ * and did not end; under join_lock, so a concurrent stop either sees the
+ * started task (and stops it) or we see no cursor (and start nothing). */
+static void
+gst_fanout_pad_resume (GstFanoutPad *fpad) noexcept
+{
+  GstFanoutPadPrivate *fp = fpad->priv;
+  gstfanout::GMutexLock l (&fp->join_lock);
+  if (fp->released || !fp->reader.running () || fp->reader.ended ())
+    return;
+  fp->reader.resync ();
+  gst_pad_start_task (GST_PAD_CAST (fpad), gst_fanout_pad_loop, fpad, nullptr);
+}
 
 static void
 gst_fanout_pad_set_property (GObject *object, guint prop_id,
@@ -258,7 +308,7 @@ gst_fanout_pad_dispose (GObject *object) noexcept
   if (pad->priv) {
     gstfanout::GMutexLock l (&pad->priv->join_lock);
     pad->priv->released = true;
-    pad->priv->reader.stop_task ();
+    gst_fanout_pad_stop (pad);
   }
 
   G_OBJECT_CLASS (gst_fanout_pad_parent_class)->dispose (object);
@@ -1149,7 +1199,7 @@ gst_fanout_sink_event (GstPad *pad, GstObject *parent, GstEvent *event) noexcept
     for (GList *l = pads; l; l = l->next)
       gst_pad_push_event (GST_PAD_CAST (l->data), gst_event_ref (event));
     for (GList *l = pads; l; l = l->next)
-      GST_FANOUT_PAD (l->data)->priv->reader.pause_task ();
+      gst_fanout_pad_pause (GST_FANOUT_PAD (l->data));
     g_list_free_full (pads, gst_object_unref);
     gst_event_unref (event);
     return TRUE;
@@ -1161,7 +1211,7 @@ gst_fanout_sink_event (GstPad *pad, GstObject *parent, GstEvent *event) noexcept
     GList *pads = gst_fanout_ref_src_pads (self);
     for (GList *l = pads; l; l = l->next) {
       gst_pad_push_event (GST_PAD_CAST (l->data), gst_event_ref (event));
-      GST_FANOUT_PAD (l->data)->priv->reader.resume_task ();
+      gst_fanout_pad_resume (GST_FANOUT_PAD (l->data));
     }
     g_list_free_full (pads, gst_object_unref);
     gst_event_unref (event);
@@ -1315,7 +1365,7 @@ gst_fanout_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode,
 
   gstfanout::GMutexLock l (&fpad->priv->join_lock);
   if (!active) {
-    fpad->priv->reader.stop_task ();
+    gst_fanout_pad_stop (fpad);
     return TRUE;
   }
   if (fpad->priv->released || !gst_pad_is_linked (pad)
@@ -1342,15 +1392,15 @@ gst_fanout_src_link (GstPad *pad, GstObject *parent, GstPad *peer) noexcept
    * peer, at its start position. */
   if (fpad->priv->reader.failed () || fpad->priv->reader.ended ()) {
     GST_DEBUG_OBJECT (pad, "re-linked after it ended: rejoining");
-    fpad->priv->reader.stop_task ();
+    gst_fanout_pad_stop (fpad);
   }
   if (!fpad->priv->reader.running ())
     gst_fanout_pad_join (self, fpad);
   return GST_PAD_LINK_OK;
 }
 
-/* Joins the ring at the pad's start position and starts its task: when the
- * pad is active and linked, whichever comes last. */
+/* Joins the ring at the pad's start position and starts the pad's task:
+ * when the pad is active and linked, whichever comes last. join_lock held. */
 static gboolean
 gst_fanout_pad_join (GstFanout *self, GstFanoutPad *fpad) noexcept
 {
@@ -1363,8 +1413,12 @@ gst_fanout_pad_join (GstFanout *self, GstFanoutPad *fpad) noexcept
   if (!ring)
     goto no_ring;
   fpad->priv->reader.set_max_lag_time (max_lag);
-  if (!fpad->priv->reader.start_task (ring))
+  if (!fpad->priv->reader.join (ring))
     goto no_reader;
+  if (!gst_pad_start_task (pad, gst_fanout_pad_loop, fpad, nullptr)) {
+    fpad->priv->reader.leave ();
+    goto no_reader;
+  }
   return TRUE;
 
   /* ERRORS */
