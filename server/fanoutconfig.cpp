@@ -383,6 +383,15 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
       return false;
     }
     c->idle_pause_s = (guint)u;
+  } else if (key == "key-unit-interval") {
+    if (!parse_uint (v, 10000, &u)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --key-unit-interval '%s': use milliseconds from 0 "
+                   "to 10000 (0: a keyframe for every join)",
+                   v);
+      return false;
+    }
+    c->key_unit_interval_ms = (guint)u;
   } else if (key == "user") {
     return set_user (c, v, error);
   } else if (key == "auth") {
@@ -471,6 +480,11 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "Pause a mount's encoder after this many seconds without a client "
       "(default 5; 0: never)",
       "SECONDS" },
+    { "key-unit-interval", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "At most one keyframe forced for joining clients per this many ms and "
+      "mount; a client joins on a keyframe up to half of it old "
+      "(default 300; 0: one for every join)",
+      "MS" },
     { "user", 'u', 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "Require authentication; add this user (repeatable)", "NAME:PASSWORD" },
     { "auth", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,

@@ -825,7 +825,7 @@ static void
 media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
 {
   auto *m = static_cast<Mount *> (data);
-  MediaInfo *gone = nullptr;
+  MediaInfo *gone = nullptr, *mi = nullptr;
   {
     std::lock_guard<std::mutex> g (m->lock);
     for (auto it = m->medias.begin (); it != m->medias.end (); ++it)
@@ -838,7 +838,7 @@ media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
         std::remove_if (m->pending.begin (), m->pending.end (),
                         [media] (const Join &j) { return j.media == media; }),
         m->pending.end ());
-    auto *mi = static_cast<MediaInfo *> (
+    mi = static_cast<MediaInfo *> (
         g_object_get_data (G_OBJECT (media), "fanout-media-info"));
     if (mi && mi->live) {
       mi->live = false;
@@ -846,6 +846,10 @@ media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
       encoder_arm_idle_locked (m);
     }
   }
+  /* Its frames are no longer published: a newer media takes over. */
+  if (mi)
+    if (auto sender = mi->sender.lock ())
+      sender->detach (media);
   if (gone) {
     guint64 dropped = get_uint_prop (gone->ringsrc, "dropped");
     std::lock_guard<std::mutex> g (m->lock);
@@ -914,6 +918,8 @@ static void
 media_info_free (gpointer data) noexcept
 {
   auto *mi = static_cast<MediaInfo *> (data);
+  if (auto sender = mi->sender.lock ())
+    sender->detach (mi->media);
   if (mi->ringsrc)
     gst_object_unref (mi->ringsrc);
   delete mi;
@@ -955,8 +961,10 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
    * prepared is never listed, so the list never outlives a media. */
   g_signal_connect (media, "prepared", G_CALLBACK (media_prepared_cb), m);
   g_signal_connect (media, "unprepared", G_CALLBACK (media_unprepared_cb), m);
-  if (m->sender)
-    m->sender->set_source (media);
+  if (m->sender) {
+    mi->sender = m->sender;
+    m->sender->attach (media);
+  }
   if (GstObject *pipeline = gst_object_get_parent (GST_OBJECT (bin))) {
     g_signal_connect (pipeline, "deep-element-added",
                       G_CALLBACK (sink_added_cb), m->sender.get ());
@@ -1032,10 +1040,30 @@ pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   return check_capacity (client, ctx);
 }
 
-/* Isolated encoding mount: the keyframe this client's SETUP asked for is
- * out (usually already) before its cursor starts on the newest keyframe.
- * Only when the media plays already (the first PLAY starts it; its frames
- * come after): at most 500 ms. */
+/* The mount's bound on forced keyframes (0: none), and the oldest keyframe
+ * a joining isolated client starts on instead of asking for one: half of
+ * it. */
+static gint64
+key_unit_interval_us (const Mount *m) noexcept
+{
+  return (gint64)m->encoder.server->cfg.key_unit_interval_ms
+         * G_TIME_SPAN_MILLISECOND;
+}
+
+static bool
+newest_keyframe_fresh (const Mount *m) noexcept
+{
+  return m->sender->newest_keyframe_age_us () <= key_unit_interval_us (m) / 2;
+}
+
+static void request_key_unit (Mount *m, bool bounded) noexcept;
+
+/* Isolated encoding mount: this client's cursor starts on the newest
+ * keyframe in the ring. One at most half the key-unit interval old will do
+ * (a short burst, video that much behind live); else the one asked for at
+ * SETUP (or now, if that one is already out and old) is waited for: at most
+ * the rest of the interval. Only when the media plays already (the first
+ * PLAY starts it; its frames come after). */
 static GstRTSPStatusCode
 pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
@@ -1054,12 +1082,18 @@ pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   GstRTSPStream *stream = gst_rtsp_media_get_stream (
       gst_rtsp_session_media_get_media (ctx->sessmedia), 0);
   /* Blocking: the media holds its first frame until this PLAY. */
-  if (stream && !gst_rtsp_stream_is_blocking (stream))
-    m->sender->wait_keyframe_after (mark, kKeyUnitIntervalUs);
+  if (!stream || gst_rtsp_stream_is_blocking (stream)
+      || newest_keyframe_fresh (m))
+    return GST_RTSP_STS_OK;
+  if (m->sender->keyframes () > mark) {
+    /* The one asked for at SETUP came and is old now (a slow PLAY). */
+    mark = m->sender->keyframes ();
+    request_key_unit (m, true);
+  }
+  m->sender->wait_keyframe_after (mark,
+                                  key_unit_interval_us (m) + kKeyUnitWaitUs);
   return GST_RTSP_STS_OK;
 }
-
-static void request_key_unit (Mount *m, bool play) noexcept;
 
 static void
 setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
@@ -1096,14 +1130,16 @@ setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
     m->clients++;
   }
   if (m->sender && !m->encoder.desc.empty ()) {
-    /* Isolated: this client's cursor will start at a keyframe made for it,
-     * asked for now, so that it is in the ring by its PLAY. */
+    /* Isolated: this client's cursor will start at a fresh keyframe: the
+     * newest one if it is young, else one asked for now (within the
+     * mount's bound), so that it is in the ring by its PLAY. */
     guint64 mark = m->sender->keyframes ();
     {
       std::lock_guard<std::mutex> g (cs->server->lock);
       cs->kf_mark = mark;
     }
-    request_key_unit (m, false);
+    if (!newest_keyframe_fresh (m))
+      request_key_unit (m, true);
   }
 }
 
@@ -1121,29 +1157,29 @@ deferred_key_unit_cb (gpointer data) noexcept
   return G_SOURCE_REMOVE;
 }
 
-/* Instant join: ask the mount's encoder for a keyframe now. On PLAY at most
- * once per kKeyUnitIntervalUs (clients joining together share it); for a
- * new media or an isolated client (@play false) always, as its reader must
- * start fresh. */
+/* Instant join: ask the mount's encoder for a keyframe now. For joining
+ * clients (@bounded) at most once per key-unit interval: clients joining
+ * together share one; a request within the interval after one that is
+ * already out is deferred to the interval's end. For a new media (its
+ * reader must start fresh) always. */
 static void
-request_key_unit (Mount *m, bool play) noexcept
+request_key_unit (Mount *m, bool bounded) noexcept
 {
+  const gint64 interval = key_unit_interval_us (m);
   ObjRef<GstElement> pipeline (m->encoder.ref_pipeline ());
   if (!pipeline)
     return;
   gint64 now = g_get_monotonic_time ();
   {
     std::lock_guard<std::mutex> g (m->lock);
-    if (play) {
-      if (m->last_key_unit_us
-          && now - m->last_key_unit_us < kKeyUnitIntervalUs) {
-        /* One was asked for less than 500 ms ago. Still to come: this
-         * client shares it. Already out: ask again when the 500 ms are
+    if (bounded) {
+      if (m->last_key_unit_us && now - m->last_key_unit_us < interval) {
+        /* One was asked for less than an interval ago. Still to come: this
+         * client shares it. Already out: ask again when the interval is
          * over (clients joining until then share that one). */
         guint64 kf = m->encoder.keyframes.load (std::memory_order_relaxed);
         if (kf > m->kf_at_request && !m->deferred_key_unit) {
-          gint64 wait_ms
-              = (m->last_key_unit_us + kKeyUnitIntervalUs - now) / 1000 + 1;
+          gint64 wait_ms = (m->last_key_unit_us + interval - now) / 1000 + 1;
           m->deferred_key_unit = g_timeout_source_new ((guint)wait_ms);
           g_source_set_callback (m->deferred_key_unit, deferred_key_unit_cb, m,
                                  nullptr);
@@ -1167,9 +1203,9 @@ request_key_unit (Mount *m, bool play) noexcept
 }
 
 /* A new media of an encoding mount starts reading its ring at the newest
- * keyframe: make that one fresh (requested now, or at most
- * kKeyUnitIntervalUs ago), so that the client's video is not older than
- * live. Blocks the client's thread for about one frame. */
+ * keyframe: make that one fresh (requested now), so that the client's video
+ * is not older than live. Blocks the client's thread for about one frame
+ * (at most kKeyUnitWaitUs). */
 static void
 wait_fresh_keyframe (Mount *m) noexcept
 {
@@ -1183,9 +1219,10 @@ wait_fresh_keyframe (Mount *m) noexcept
   }
   Runner &r = m->encoder;
   std::unique_lock<std::mutex> lk (r.kf_lock);
-  r.kf_cond.wait_for (lk, std::chrono::milliseconds (500), [&r, mark] {
-    return r.keyframes.load (std::memory_order_relaxed) > mark;
-  });
+  r.kf_cond.wait_for (
+      lk, std::chrono::microseconds (kKeyUnitWaitUs), [&r, mark] {
+        return r.keyframes.load (std::memory_order_relaxed) > mark;
+      });
 }
 
 /* Isolated mount: this client's transport is served by the mount's sender
@@ -1416,6 +1453,72 @@ client_connected_cb (GstRTSPServer *, GstRTSPClient *client,
   log_line (s, "client %s connected", cs->address.c_str ());
 }
 
+/* ------------------------------------------------------------------ */
+/* The mount's media factory: one media per mount                      */
+
+/* gst-rtsp-server caches a shared media under a key made of the request
+ * URL's port, path and query: a query string, a SETUP without DESCRIBE
+ * (path ".../stream=0", the client's cache empty) or a second session on
+ * one connection each built a second media of the mount. A mount is one
+ * live view whatever the URL says: the key is the mount's, and changes
+ * only when the server retires a media that failed (fanout_media_factory_
+ * retire), so that new clients are not handed a broken one. */
+struct FanoutMediaFactory {
+  GstRTSPMediaFactory parent;
+  gchar *path;     /* the mount's path (owned) */
+  gint generation; /* g_atomic_int: bumped by retire */
+};
+
+struct FanoutMediaFactoryClass {
+  GstRTSPMediaFactoryClass parent_class;
+};
+
+static GType fanout_media_factory_get_type (void);
+#define FANOUT_TYPE_MEDIA_FACTORY (fanout_media_factory_get_type ())
+#define FANOUT_MEDIA_FACTORY(obj)                                              \
+  (G_TYPE_CHECK_INSTANCE_CAST ((obj), FANOUT_TYPE_MEDIA_FACTORY,               \
+                               FanoutMediaFactory))
+
+G_DEFINE_TYPE (FanoutMediaFactory, fanout_media_factory,
+               GST_TYPE_RTSP_MEDIA_FACTORY)
+
+static gchar *
+fanout_media_factory_gen_key (GstRTSPMediaFactory *factory,
+                              const GstRTSPUrl *) noexcept
+{
+  FanoutMediaFactory *self = FANOUT_MEDIA_FACTORY (factory);
+  return g_strdup_printf ("%s#%d", self->path,
+                          g_atomic_int_get (&self->generation));
+}
+
+static void
+fanout_media_factory_finalize (GObject *object) noexcept
+{
+  g_free (FANOUT_MEDIA_FACTORY (object)->path);
+  G_OBJECT_CLASS (fanout_media_factory_parent_class)->finalize (object);
+}
+
+static void
+fanout_media_factory_class_init (FanoutMediaFactoryClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = fanout_media_factory_finalize;
+  GST_RTSP_MEDIA_FACTORY_CLASS (klass)->gen_key = fanout_media_factory_gen_key;
+}
+
+static void
+fanout_media_factory_init (FanoutMediaFactory *)
+{
+}
+
+static GstRTSPMediaFactory *
+fanout_media_factory_new (const std::string &path) noexcept
+{
+  auto *f = static_cast<FanoutMediaFactory *> (
+      g_object_new (FANOUT_TYPE_MEDIA_FACTORY, nullptr));
+  f->path = g_strdup (path.c_str ());
+  return GST_RTSP_MEDIA_FACTORY (f);
+}
+
 } // namespace gstfanout
 
 using namespace gstfanout;
@@ -1630,7 +1733,7 @@ setup_mount (Server &s, Mount &m, GError **error)
       return false;
     }
   }
-  GstRTSPMediaFactory *f = gst_rtsp_media_factory_new ();
+  GstRTSPMediaFactory *f = fanout_media_factory_new (m.cfg.path);
   gst_rtsp_media_factory_set_launch (f, m.media_launch.c_str ());
   gst_rtsp_media_factory_set_shared (f, TRUE);
   guint protocols = m.cfg.transports
@@ -1680,6 +1783,9 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   s.rtsp = gst_rtsp_server_new ();
   gst_rtsp_server_set_address (s.rtsp, s.cfg.address.c_str ());
   gst_rtsp_server_set_service (s.rtsp, std::to_string (s.cfg.port).c_str ());
+  /* Each client's connection refuses a larger request body before
+   * buffering it (gst-rtsp-server applies it as it creates the client). */
+  gst_rtsp_server_set_content_length_limit (s.rtsp, kMaxRequestBody);
   GError *err = nullptr;
   s.rtsp_source = gst_rtsp_server_create_source (s.rtsp, nullptr, &err);
   if (!s.rtsp_source) {

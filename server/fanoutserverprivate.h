@@ -74,6 +74,9 @@ struct _FanoutServerConfig {
   gstfanout::Mode mode = gstfanout::Mode::Isolated;
   int max_clients = 0;    /* 0: no limit */
   guint idle_pause_s = 5; /* 0: encoders never pause */
+  /* Forced keyframes per mount: at most one per this interval (0: one per
+   * join); a joining client starts on a keyframe up to half of it old. */
+  guint key_unit_interval_ms = 300;
   std::vector<std::pair<std::string, std::string>> users;
   bool basic = false;
   std::string mcast_first = "224.3.0.1", mcast_last = "224.3.0.254";
@@ -91,11 +94,17 @@ namespace gstfanout
 static const double kJoinBuckets[]
     = { 0.033, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0, 4.0 };
 static const guint kNumJoinBuckets = G_N_ELEMENTS (kJoinBuckets);
-static const gint64 kKeyUnitIntervalUs = 500 * G_TIME_SPAN_MILLISECOND;
+/* How long a joining client waits at most for a keyframe asked for it
+ * (beyond the key-unit interval's deferral). */
+static const gint64 kKeyUnitWaitUs = 500 * G_TIME_SPAN_MILLISECOND;
 /* fanout_server_stop waits at most this long for clients to close. */
 static const gint64 kStopClientsWaitUs = 1000 * G_TIME_SPAN_MILLISECOND;
 static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;
 static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
+/* Largest RTSP request body a client may send (gst-rtsp-server buffers a
+ * body whole before handling it). Ours are SET/GET_PARAMETER keep-alives,
+ * empty or a few bytes; ANNOUNCE (record) is not served. */
+static const guint kMaxRequestBody = 64 * 1024;
 
 struct Server;
 struct Mount;
@@ -168,6 +177,9 @@ struct MediaInfo {
   bool live = true;    /* counted in Mount::live_medias (under its lock) */
   /* The frame in the payloader is a keyframe (its streaming thread). */
   bool frame_key = false;
+  /* Isolated: the sender this media is attached to (detached when the
+   * media unprepares or dies, whichever comes first). */
+  std::weak_ptr<Sender> sender;
 };
 
 struct Join {
@@ -184,8 +196,9 @@ struct Mount {
   std::string ring; /* channel the medias read */
   std::string media_launch;
   Runner encoder; /* empty desc for copy mounts */
-  /* Isolated mounts: every client's own cursor on the payloaded frames. */
-  std::unique_ptr<Sender> sender;
+  /* Isolated mounts: every client's own cursor on the payloaded frames.
+   * Shared with the medias (MediaInfo), which may outlive the mount. */
+  std::shared_ptr<Sender> sender;
   GstRTSPMediaFactory *factory = nullptr;
   /* Counters written by streaming threads, read by /metrics: relaxed, they
    * order nothing. */

@@ -82,6 +82,24 @@ gst_fanout_start_position_get_type (void)
   return (GType)type;
 }
 
+GType
+gst_fanout_pull_mode_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    { GST_FANOUT_PULL_MODE_NEVER, "Never activate in pull mode", "never" },
+    { GST_FANOUT_PULL_MODE_SINGLE,
+      "Single pull mode (tee's; refused by fanout)", "single" },
+    { 0, nullptr, nullptr },
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstFanoutPullMode", values);
+    gst_type_mark_as_plugin_api (t, (GstPluginAPIFlags)0);
+    g_once_init_leave (&type, t);
+  }
+  return (GType)type;
+}
+
 namespace gstfanout
 {
 
@@ -128,7 +146,10 @@ WriterGlue::WriterGlue (GstElement *element) noexcept : element_ (element)
   gst_segment_init (&segment_, GST_FORMAT_UNDEFINED);
 }
 
-WriterGlue::~WriterGlue () = default;
+WriterGlue::~WriterGlue ()
+{
+  clear_held ();
+}
 
 void
 WriterGlue::set_writer (RingWriter *writer) noexcept
@@ -136,6 +157,7 @@ WriterGlue::set_writer (RingWriter *writer) noexcept
   writer_ = writer;
   gst_segment_init (&segment_, GST_FORMAT_UNDEFINED);
   raw_ = false;
+  clear_held ();
   /* relaxed: see the member comment. */
   fku_mark_.store (G_MAXUINT64, std::memory_order_relaxed);
 }
@@ -186,25 +208,85 @@ WriterGlue::claim_keyframe_request () noexcept
   return true;
 }
 
+void
+WriterGlue::clear_held () noexcept
+{
+  for (guint i = 0; i < n_held_; i++)
+    gst_buffer_unref (held_[i]);
+  n_held_ = 0;
+  pool_.reset ();
+  pool_max_ = 0;
+  pool_stale_ = true;
+}
+
+void
+WriterGlue::reap_held () noexcept
+{
+  guint kept = 0;
+  for (guint i = 0; i < n_held_; i++) {
+    /* Only our reference is left: nobody can take a new one. */
+    if (GST_MINI_OBJECT_REFCOUNT_VALUE (held_[i]) == 1)
+      gst_buffer_unref (held_[i]);
+    else
+      held_[kept++] = held_[i];
+  }
+  n_held_ = kept;
+}
+
+GstBuffer *
+WriterGlue::guard_pool (GstBuffer *buffer) noexcept
+{
+  GstBufferPool *pool = buffer->pool;
+  if (G_LIKELY (!pool))
+    return buffer;
+  if (pool != pool_.get () || pool_stale_) {
+    pool_.reset (GST_BUFFER_POOL_CAST (gst_object_ref (pool)));
+    guint max = 0;
+    GstStructure *config = gst_buffer_pool_get_config (pool);
+    if (!config
+        || !gst_buffer_pool_config_get_params (config, nullptr, nullptr,
+                                               nullptr, &max))
+      max = 0;
+    if (config)
+      gst_structure_free (config);
+    pool_max_ = max;
+    pool_stale_ = false;
+    GST_DEBUG_OBJECT (element_, "upstream pool %" GST_PTR_FORMAT " max %u",
+                      pool, max);
+  }
+  if (pool_max_ == 0)
+    return buffer;
+
+  reap_held ();
+  guint held_here = 0;
+  for (guint i = 0; i < n_held_; i++)
+    if (held_[i]->pool == pool)
+      held_here++;
+  if (2 * (held_here + 1) <= pool_max_ && n_held_ < kMaxHeld) {
+    held_[n_held_++] = gst_buffer_ref (buffer);
+    return buffer;
+  }
+  /* Holding one more would leave upstream less than half its pool. */
+  GstBuffer *copy = gst_buffer_copy_deep (buffer);
+  if (G_UNLIKELY (!copy))
+    return buffer; /* no memory: publish it as is */
+  GST_CAT_LOG_OBJECT (fanout_common_dataflow, element_,
+                      "pool %" GST_PTR_FORMAT " has %u of %u held: copied",
+                      pool, held_here, pool_max_);
+  pool_copies_.fetch_add (1, std::memory_order_relaxed); /* relaxed: stat */
+  gst_buffer_unref (buffer);
+  return copy;
+}
+
 GstFlowReturn
 WriterGlue::push_buffer (GstBuffer *buffer) noexcept
 {
-  MiniRef<GstBuffer> buf (buffer);
-  if (G_UNLIKELY (!writer_))
+  if (G_UNLIKELY (!writer_)) {
+    gst_buffer_unref (buffer);
     return GST_FLOW_FLUSHING;
-  const guint32 flags = classify (buf.get ());
-  const GstClockTime rt = running_time (buf.get ());
-  GST_CAT_LOG_OBJECT (fanout_common_dataflow, element_,
-                      "publishing buffer %" GST_PTR_FORMAT
-                      " sync %d rt %" GST_TIME_FORMAT,
-                      buf.get (), (flags & ITEM_SYNC) != 0, GST_TIME_ARGS (rt));
-  if (writer_->push (GST_MINI_OBJECT_CAST (buf.release ()), flags, rt)
-      != PushResult::Ok)
-    return GST_FLOW_FLUSHING;
-  published_.fetch_add (1, std::memory_order_relaxed); /* relaxed: counter */
-  if (flags & ITEM_SYNC)
-    syncs_.fetch_add (1, std::memory_order_relaxed); /* relaxed: counter */
-  return GST_FLOW_OK;
+  }
+  buffer = guard_pool (buffer);
+  return publish (GST_MINI_OBJECT_CAST (buffer), buffer);
 }
 
 GstFlowReturn
@@ -213,17 +295,36 @@ WriterGlue::push_list (GstBufferList *list) noexcept
   MiniRef<GstBufferList> l (list);
   if (G_UNLIKELY (!writer_))
     return GST_FLOW_FLUSHING;
-  if (gst_buffer_list_length (l.get ()) == 0)
+  const guint n = gst_buffer_list_length (l.get ());
+  if (n == 0)
     return GST_FLOW_OK;
+  for (guint i = 0; i < n; i++) {
+    GstBuffer *b = gst_buffer_list_get (l.get (), i);
+    if (G_LIKELY (!b->pool))
+      continue;
+    GstBuffer *g = guard_pool (gst_buffer_ref (b));
+    if (g != b) {
+      l.reset (gst_buffer_list_make_writable (l.release ()));
+      gst_buffer_list_remove (l.get (), i, 1);
+      gst_buffer_list_insert (l.get (), i, g); /* takes g */
+    } else {
+      gst_buffer_unref (g);
+    }
+  }
   GstBuffer *first = gst_buffer_list_get (l.get (), 0);
+  return publish (GST_MINI_OBJECT_CAST (l.release ()), first);
+}
+
+GstFlowReturn
+WriterGlue::publish (GstMiniObject *obj, GstBuffer *first) noexcept
+{
   const guint32 flags = classify (first);
   const GstClockTime rt = running_time (first);
   GST_CAT_LOG_OBJECT (fanout_common_dataflow, element_,
-                      "publishing list of %u sync %d rt %" GST_TIME_FORMAT,
-                      gst_buffer_list_length (l.get ()),
-                      (flags & ITEM_SYNC) != 0, GST_TIME_ARGS (rt));
-  if (writer_->push (GST_MINI_OBJECT_CAST (l.release ()), flags, rt)
-      != PushResult::Ok)
+                      "publishing %" GST_PTR_FORMAT
+                      " sync %d rt %" GST_TIME_FORMAT,
+                      obj, (flags & ITEM_SYNC) != 0, GST_TIME_ARGS (rt));
+  if (writer_->push (obj, flags, rt) != PushResult::Ok)
     return GST_FLOW_FLUSHING;
   published_.fetch_add (1, std::memory_order_relaxed); /* relaxed: counter */
   if (flags & ITEM_SYNC)
@@ -267,6 +368,7 @@ WriterGlue::handle_event (GstEvent *event) noexcept
            && (gst_structure_has_name (s, "video/x-raw")
                || gst_structure_has_name (s, "audio/x-raw"));
     GST_DEBUG_OBJECT (element_, "caps %" GST_PTR_FORMAT ": raw %d", caps, raw_);
+    pool_stale_ = true; /* upstream may configure its pool anew */
     break;
   }
   case GST_EVENT_SEGMENT:
@@ -390,7 +492,8 @@ PadReader::stats () const noexcept
   s.pushed = pushed_.load (std::memory_order_relaxed); /* counter */
   s.not_linked = not_linked_.load (std::memory_order_relaxed);
   s.keyframe_requests = keyframe_requests_.load (std::memory_order_relaxed);
-  s.ended = ended_.load (std::memory_order_acquire);
+  s.ended = ended_.load (std::memory_order_acquire)
+            || failed_.load (std::memory_order_relaxed);
   GMutexLock l (&lock_);
   s.dropped = old_dropped_;
   s.lapped = old_lapped_;
@@ -429,6 +532,10 @@ PadReader::start_task (const std::shared_ptr<Ring> &ring) noexcept
   stopping_.store (0, std::memory_order_seq_cst);
   /* release: pairs with stats ()/resume_task () acquire loads. */
   ended_.store (false, std::memory_order_release);
+  /* relaxed: see failed () */
+  failed_.store (false, std::memory_order_relaxed);
+  fail_flow_.store (GST_FLOW_OK, std::memory_order_relaxed);
+  downstream_nl_.store (false, std::memory_order_relaxed);
   {
     GMutexLock l (&lock_);
     reader_.reset (r);
@@ -533,7 +640,7 @@ PadReader::check_keyframe () noexcept
 }
 
 void
-PadReader::end (RemoveReason reason, GstFlowReturn flow) noexcept
+PadReader::warn_ended (RemoveReason reason, GstFlowReturn flow) noexcept
 {
   gchar *name = gst_pad_get_name (pad_);
   ObjRef<GstElement> parent;
@@ -546,6 +653,14 @@ PadReader::end (RemoveReason reason, GstFlowReturn flow) noexcept
     GST_ELEMENT_WARNING (element, STREAM, FAILED,
                          ("Reader %s fell behind and was disconnected", name),
                          ("lag-policy=disconnect on pad %s", name));
+  } else if (retry_) {
+    GST_ELEMENT_WARNING (
+        element, STREAM, FAILED,
+        ("Reader %s stopped: downstream returned %s", name,
+         gst_flow_get_name (flow)),
+        ("pad %s: flow %s (%d); the other readers go on, this one retries "
+         "at the next keyframe",
+         name, gst_flow_get_name (flow), int (flow)));
   } else {
     GST_ELEMENT_WARNING (element, STREAM, FAILED,
                          ("Reader %s stopped: downstream returned %s", name,
@@ -554,12 +669,47 @@ PadReader::end (RemoveReason reason, GstFlowReturn flow) noexcept
                           gst_flow_get_name (flow), int (flow)));
   }
   g_free (name);
+}
+
+void
+PadReader::set_state (std::atomic<bool> &flag, bool value) noexcept
+{
+  /* relaxed: see failed (); only the task writes these while it runs */
+  if (flag.load (std::memory_order_relaxed) == value)
+    return;
+  flag.store (value, std::memory_order_relaxed);
+  if (hooks_)
+    hooks_->state_changed (*this);
+}
+
+void
+PadReader::end (RemoveReason reason, GstFlowReturn flow) noexcept
+{
+  warn_ended (reason, flow);
   /* release: pairs with stats () and resume_task (). */
   ended_.store (true, std::memory_order_release);
   drop_cursor ();
   gst_pad_pause_task (pad_);
-  if (hooks_)
+  if (hooks_) {
     hooks_->removed (*this, reason, flow);
+    hooks_->state_changed (*this);
+  }
+}
+
+void
+PadReader::fail (RemoveReason reason, GstFlowReturn flow) noexcept
+{
+  if (!retry_) {
+    end (reason, flow);
+    return;
+  }
+  warn_ended (reason, flow);
+  fail_flow_.store (flow, std::memory_order_relaxed); /* see failed () */
+  failed_.store (true, std::memory_order_relaxed);
+  if (hooks_) {
+    hooks_->removed (*this, reason, flow);
+    hooks_->state_changed (*this);
+  }
 }
 
 static bool
@@ -643,6 +793,18 @@ PadReader::push_data (GstMiniObject *obj, bool discont) noexcept
 bool
 PadReader::handle_item (RingItem &item) noexcept
 {
+  /* A failed reader drops data up to the next sync point, then retries
+   * from there with every sticky event pushed again. */
+  bool retrying = false;
+  if (G_UNLIKELY (failed_.load (std::memory_order_relaxed))
+      && !(item.flags & ITEM_EVENT)) {
+    if (!(item.flags & ITEM_SYNC)) {
+      item.obj.reset ();
+      return true;
+    }
+    retrying = true;
+    sent_ = StickyRef ();
+  }
   if (item.dropped_before > 0) {
     GST_DEBUG_OBJECT (pad_, "lapped: %" G_GUINT64_FORMAT " items dropped",
                       item.dropped_before);
@@ -676,8 +838,21 @@ PadReader::handle_item (RingItem &item) noexcept
     return true;
   }
 
-  GstFlowReturn flow = push_data (obj, pending_discont_);
+  GstFlowReturn flow = push_data (obj, pending_discont_ || retrying);
   pending_discont_ = false;
+  if (flow != GST_FLOW_FLUSHING)
+    set_state (downstream_nl_, flow == GST_FLOW_NOT_LINKED);
+  if (G_UNLIKELY (retrying)) {
+    if (flow == GST_FLOW_NOT_NEGOTIATED || flow < GST_FLOW_EOS) {
+      GST_DEBUG_OBJECT (pad_, "retry failed: %s", gst_flow_get_name (flow));
+      return true;
+    }
+    if (flow != GST_FLOW_FLUSHING) {
+      GST_INFO_OBJECT (pad_, "downstream recovered (%s)",
+                       gst_flow_get_name (flow));
+      set_state (failed_, false);
+    }
+  }
   switch (flow) {
   case GST_FLOW_OK:
   case GST_FLOW_NOT_LINKED: /* dropped quietly, counted */
@@ -698,12 +873,12 @@ PadReader::handle_item (RingItem &item) noexcept
     return false;
   }
   case GST_FLOW_NOT_NEGOTIATED:
-    end (RemoveReason::NotNegotiated, flow);
-    return false;
+    fail (RemoveReason::NotNegotiated, flow);
+    return retry_;
   default:
     if (flow < GST_FLOW_EOS) {
-      end (RemoveReason::Error, flow);
-      return false;
+      fail (RemoveReason::Error, flow);
+      return retry_;
     }
     return true; /* custom success flows */
   }

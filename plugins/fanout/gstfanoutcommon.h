@@ -66,12 +66,28 @@ typedef enum {
   GST_FANOUT_START_POSITION_OLDEST = 2,
 } GstFanoutStartPosition;
 
+/**
+ * GstFanoutPullMode:
+ * @GST_FANOUT_PULL_MODE_NEVER: never activate in pull mode (the only mode
+ *   fanout has)
+ * @GST_FANOUT_PULL_MODE_SINGLE: tee's single-pull mode; refused by fanout
+ *   with a warning (its readers are pushed from the ring)
+ *
+ * `tee`'s pull-mode values, for launch lines written for tee.
+ */
+typedef enum {
+  GST_FANOUT_PULL_MODE_NEVER = 0,
+  GST_FANOUT_PULL_MODE_SINGLE = 1,
+} GstFanoutPullMode;
+
 #define GST_TYPE_FANOUT_LAG_POLICY (gst_fanout_lag_policy_get_type ())
+#define GST_TYPE_FANOUT_PULL_MODE (gst_fanout_pull_mode_get_type ())
 #define GST_TYPE_FANOUT_START_POSITION (gst_fanout_start_position_get_type ())
 
 /* Both types mark themselves as plugin API when first registered. */
 G_GNUC_INTERNAL GType gst_fanout_lag_policy_get_type (void);
 G_GNUC_INTERNAL GType gst_fanout_start_position_get_type (void);
+G_GNUC_INTERNAL GType gst_fanout_pull_mode_get_type (void);
 
 G_END_DECLS
 
@@ -120,11 +136,13 @@ public:
   RingWriter *writer () const noexcept { return writer_; }
 
   /* Publishes @buffer (transfer full) as one item. Sync when the caps are
-   * raw audio/video, else when it lacks GST_BUFFER_FLAG_DELTA_UNIT.
-   * Returns GST_FLOW_OK, or GST_FLOW_FLUSHING while flushing. */
+   * raw audio/video, else when it lacks GST_BUFFER_FLAG_DELTA_UNIT. A
+   * buffer from a bounded upstream pool may be replaced by a copy (see
+   * PoolGuard). Returns GST_FLOW_OK, or GST_FLOW_FLUSHING while flushing. */
   GstFlowReturn push_buffer (GstBuffer *buffer) noexcept;
   /* Publishes @list (transfer full) as one item, sync when its first
-   * buffer is. Empty lists are dropped. */
+   * buffer is (each pooled buffer in it guarded as above). Empty lists are
+   * dropped. */
   GstFlowReturn push_list (GstBufferList *list) noexcept;
 
   /* Handles an event that arrived on the sink pad (transfer full):
@@ -151,12 +169,9 @@ public:
    * writer that waits for a block reader before deactivating). */
   void set_flushing (bool flushing) noexcept;
 
-  /* Classification, exposed for tests and for elements that publish by
-   * themselves. */
+  /* Classification of a buffer (a list: its first one). */
   guint32 classify (GstBuffer *buffer) const noexcept;
   GstClockTime running_time (GstBuffer *buffer) const noexcept;
-  bool is_raw () const noexcept { return raw_; }
-  const GstSegment &segment () const noexcept { return segment_; }
 
   /* Buffers and lists published so far; any thread (relaxed counter). */
   guint64 published () const noexcept
@@ -167,9 +182,12 @@ public:
   /* Sync points published so far; any thread. A sync point was published
    * since a moment when sync_count () then < sync_count () now. */
   guint64 sync_count () const noexcept;
-  bool sync_seen_since (guint64 mark) const noexcept
+
+  /* Buffers from a bounded upstream pool that were copied rather than
+   * held (see PoolGuard); any thread (relaxed counter). */
+  guint64 pool_copies () const noexcept
   {
-    return sync_count () > mark;
+    return pool_copies_.load (std::memory_order_relaxed);
   }
 
   /* Force-key-unit de-duplication, any thread: returns true when the
@@ -179,6 +197,16 @@ public:
   bool claim_keyframe_request () noexcept;
 
 private:
+  /* The one publish path: @obj (transfer full) is a buffer or a non-empty
+   * list whose first buffer is @first. */
+  GstFlowReturn publish (GstMiniObject *obj, GstBuffer *first) noexcept;
+  /* Returns @buffer (transfer full) or, when holding it would leave its
+   * bounded pool with less than half its buffers, a deep copy. */
+  GstBuffer *guard_pool (GstBuffer *buffer) noexcept;
+  /* Drops the tracked buffers nobody else holds any more. */
+  void reap_held () noexcept;
+  void clear_held () noexcept;
+
   GstElement *element_;
   RingWriter *writer_ = nullptr;
   GstSegment segment_;
@@ -192,6 +220,23 @@ private:
   std::atomic<guint64> fku_mark_{ G_MAXUINT64 };
   /* Monotonic µs of the last granted request (relaxed, see above). */
   std::atomic<gint64> fku_time_{ 0 };
+
+  /* PoolGuard (streaming thread only). A buffer that belongs to a pool
+   * with a maximum (v4l2src: a handful) is published as is while fewer than
+   * half of that pool's buffers are held downstream of the writer (in the
+   * ring, by readers, by their peers); otherwise a deep copy is published
+   * and the pooled buffer goes back at once. To know when a held buffer is
+   * back, the writer keeps one extra reference on it: when that is the
+   * only one left (refcount 1) nobody else can hold it, so the reference is
+   * dropped and the buffer returns to its pool. Checked on every publish,
+   * at most kMaxHeld entries: the cost does not depend on the readers. */
+  static constexpr guint kMaxHeld = 32;
+  GstBuffer *held_[kMaxHeld] = {};
+  guint n_held_ = 0;
+  ObjRef<GstBufferPool> pool_; /* the pool last seen, with its maximum */
+  guint pool_max_ = 0;         /* 0: unbounded */
+  bool pool_stale_ = true;     /* re-read the pool's config (new caps) */
+  std::atomic<guint64> pool_copies_{ 0 }; /* relaxed: a statistic */
 };
 
 /* ------------------------------------------------------------- PadReader */
@@ -260,8 +305,10 @@ public:
   virtual void need_keyframe (PadReader &reader) noexcept { (void)reader; }
 
   /* The reader ended by itself (lapped under disconnect, or a fatal
-   * downstream flow); its cursor is already freed and its task paused.
-   * @flow is the flow return that ended it (GST_FLOW_OK when lapped). */
+   * downstream flow): its cursor is already freed and its task paused, or,
+   * with set_retry_after_failure (true) and a fatal flow, it keeps reading
+   * and retries at the next sync point (see failed ()). @flow is the flow
+   * return that ended it (GST_FLOW_OK when lapped). */
   virtual void removed (PadReader &reader, RemoveReason reason,
                         GstFlowReturn flow) noexcept
   {
@@ -269,6 +316,9 @@ public:
     (void)reason;
     (void)flow;
   }
+
+  /* failed (), ended () or downstream_not_linked () changed. */
+  virtual void state_changed (PadReader &reader) noexcept { (void)reader; }
 };
 
 /* One reader: a cursor on the ring plus the streaming-task body that pushes
@@ -285,7 +335,33 @@ public:
   PadReader &operator= (const PadReader &) = delete;
 
   GstPad *pad () const noexcept { return pad_; }
-  GstElement *element () const noexcept { return element_; }
+
+  /* With @retry, a fatal downstream flow (NOT_NEGOTIATED, ERROR, ...) does
+   * not end the reader: it is reported once (warning, hooks->removed), then
+   * the reader drops data until the next sync point and pushes again from
+   * there (sticky events first), as often as it takes; the first push that
+   * is not fatal recovers it. Set before the first start_task (). */
+  void set_retry_after_failure (bool retry) noexcept { retry_ = retry; }
+
+  /* Any thread; relaxed: states read alone, no other data is published
+   * through them. */
+  bool failed () const noexcept
+  {
+    return failed_.load (std::memory_order_relaxed);
+  }
+  GstFlowReturn fail_flow () const noexcept
+  {
+    return GstFlowReturn (fail_flow_.load (std::memory_order_relaxed));
+  }
+  bool ended () const noexcept
+  {
+    return ended_.load (std::memory_order_relaxed);
+  }
+  /* The last data push returned GST_FLOW_NOT_LINKED. */
+  bool downstream_not_linked () const noexcept
+  {
+    return downstream_nl_.load (std::memory_order_relaxed);
+  }
 
   /* Settings, any thread. The lag policy and max-lag-time apply at once
    * (next pop); the start position at the next start (). */
@@ -331,6 +407,9 @@ public:
 private:
   static void task_func (gpointer data) noexcept;
   void end (RemoveReason reason, GstFlowReturn flow) noexcept;
+  void fail (RemoveReason reason, GstFlowReturn flow) noexcept;
+  void warn_ended (RemoveReason reason, GstFlowReturn flow) noexcept;
+  void set_state (std::atomic<bool> &flag, bool value) noexcept;
   bool handle_item (RingItem &item) noexcept;
   void push_sticky (const StickySet *set) noexcept;
   GstFlowReturn push_data (GstMiniObject *obj, bool discont) noexcept;
@@ -340,6 +419,7 @@ private:
   GstElement *element_;
   GstPad *pad_;
   PadReaderHooks *hooks_;
+  bool retry_ = false; /* set before the first start_task () */
 
   /* Protects reader_'s lifetime against the other threads' calls (stats,
    * wake, settings); taken on join, leave and by those getters, never on
@@ -365,6 +445,13 @@ private:
   /* True once the reader ended itself (until the next start_task):
    * release store by the task, acquire load by resume_task and stats. */
   std::atomic<bool> ended_{ false };
+
+  /* Failed on a fatal flow and retrying (retry_ only), the flow, and the
+   * last push's NOT_LINKED: written by the task (and start_task), read by
+   * any thread; relaxed, see failed (). */
+  std::atomic<bool> failed_{ false };
+  std::atomic<int> fail_flow_{ GST_FLOW_OK };
+  std::atomic<bool> downstream_nl_{ false };
 
   /* Set by resume_task (release), consumed by the task (acquire exchange):
    * replay the sticky events and forget per-episode state. */
