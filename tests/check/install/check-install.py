@@ -12,7 +12,12 @@ into a temporary directory, then, from there:
   passes `systemd-analyze verify` with no message, and scores at most 4.0
   ("OK") in `systemd-analyze security` (where systemd-analyze exists).
 
-  check-install.py BUILD_ROOT
+- and a `meson setup --prefix=/usr` of the source tree (configured only,
+  not built) would install the plugin into the system GStreamer's own
+  plugin directory (pkg-config's pluginsdir) and generate a unit for
+  /usr/bin and /etc.
+
+  check-install.py SOURCE_ROOT BUILD_ROOT
 """
 
 import json
@@ -41,7 +46,8 @@ def run(cmd, env=None, timeout=120):
 
 
 def main():
-    build = os.path.abspath(sys.argv[1])
+    source = os.path.abspath(sys.argv[1])
+    build = os.path.abspath(sys.argv[2])
     tmp = tempfile.mkdtemp(prefix="check-install.")
     dest = os.path.join(tmp, "dest")
     try:
@@ -184,9 +190,42 @@ def main():
                  % (m.group(1), m.group(2), r.stdout))
         else:
             ok("systemd-analyze security: %s %s" % (m.group(1), m.group(2)))
+        check_prefix_usr(source, tmp)
         return 1 if failures else 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_prefix_usr(source, tmp):
+    """--prefix=/usr: the plugin where the system GStreamer looks."""
+    usr = os.path.join(tmp, "prefix-usr")
+    r = run(["meson", "setup", usr, source, "--prefix=/usr",
+             "-Dtests=disabled", "-Dbenchmarks=false"], timeout=300)
+    if r.returncode != 0:
+        fail("meson setup --prefix=/usr failed:\n" + r.stdout[-3000:])
+        return
+    installed = json.loads(run(["meson", "introspect", usr,
+                                "--installed"]).stdout)
+    target = {os.path.basename(v): v for v in installed.values()}
+    pluginsdir = run(["pkg-config", "--variable=pluginsdir",
+                      "gstreamer-1.0"]).stdout.strip()
+    plugin = target.get("libgstfanout.so", "")
+    if os.path.dirname(plugin) != pluginsdir:
+        fail("--prefix=/usr installs the plugin to %s, not GStreamer's %s"
+             % (plugin, pluginsdir))
+    else:
+        ok("--prefix=/usr: the plugin goes to GStreamer's %s" % pluginsdir)
+    unit = os.path.join(usr, "server", "fanout-rtsp-server.service")
+    if "fanout-rtsp-server.service" in target and os.path.isfile(unit):
+        with open(unit) as fh:
+            text = fh.read()
+        want = ("ExecStart=/usr/bin/fanout-rtsp-server --config "
+                "/etc/fanout-rtsp-server.conf")
+        if want not in text or "/usr/local" in text:
+            fail("--prefix=/usr unit: want '%s' and no /usr/local:\n%s"
+                 % (want, text))
+        else:
+            ok("--prefix=/usr unit: " + want)
 
 
 if __name__ == "__main__":
