@@ -18,11 +18,14 @@ Also checks the programs the build and the tests run: every find_program()
 of the meson files, every command a shell script starts and the first word
 of a Python argv list, resolved with PATH and dpkg -S in the same way (a
 program that is not installed is skipped: the patterns also catch words
-that are no program, and optional tools are used "where available").
+that are no program, and optional tools are used "where available"); and
+the build's dependencies (meson introspect --dependencies: the package of
+each one's pkg-config file).
 
 Exit status: 0 all covered, 1 something is missing (each one named).
 """
 
+import json
 import os
 import re
 import shutil
@@ -257,8 +260,22 @@ def main():
             path = prog if prog.startswith("/") else shutil.which(prog)
             if path is not None and os.path.isfile(path):
                 program_file[prog] = path
+        # Build dependency -> its pkg-config file (meson's view of the build).
+        dep_file = {}
+        deps = subprocess.run(["meson", "introspect", build, "--dependencies"],
+                              capture_output=True, text=True)
+        if deps.returncode != 0:
+            problems.append("meson introspect %s --dependencies failed: %s"
+                            % (build, deps.stderr.strip()))
+        else:
+            for d in json.loads(deps.stdout):
+                pc = subprocess.run(["pkg-config", "--path", d["name"]],
+                                    capture_output=True, text=True)
+                if pc.returncode == 0 and pc.stdout.strip():
+                    dep_file[d["name"]] = pc.stdout.strip()
         owner = packages_of(set(element_file.values())
-                            | set(program_file.values()))
+                            | set(program_file.values())
+                            | set(dep_file.values()))
 
         for element, path in sorted(element_file.items()):
             pkg = owner.get(path)
@@ -278,14 +295,23 @@ def main():
                     "program %s (run at %s): %s is in package %s, which"
                     " scripts/packages.txt neither lists nor pulls in"
                     % (prog, programs[prog], path, pkg))
+        for dep, path in sorted(dep_file.items()):
+            pkg = owner.get(path)
+            if pkg is not None and pkg not in have:
+                problems.append(
+                    "build dependency %s: %s is in package %s, which"
+                    " scripts/packages.txt neither lists nor pulls in"
+                    % (dep, path, pkg))
         checked, nprog = len(element_file), len(program_file)
         for name, path in sorted(list(element_file.items())
-                                 + list(program_file.items())):
+                                 + list(program_file.items())
+                                 + list(dep_file.items())):
             print("%-22s %-24s %s" % (name, owner.get(path, "?"), path))
 
-        print("checked %d stock elements and %d programs against %d listed"
-              " packages (%d with dependencies)"
-              % (checked, nprog, len(listed), len(have)))
+        print("checked %d stock elements, %d programs and %d build"
+              " dependencies against %d listed packages (%d with their"
+              " dependencies)"
+              % (checked, nprog, len(dep_file), len(listed), len(have)))
         for p in problems:
             print("MISSING: " + p)
         return 1 if problems else 0
