@@ -374,6 +374,15 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
       return false;
     }
     c->max_clients = (int)u;
+  } else if (key == "session-timeout") {
+    if (!parse_uint (v, 86400, &u) || u == 0) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --session-timeout '%s': use whole seconds from 1 to "
+                   "86400",
+                   v);
+      return false;
+    }
+    c->session_timeout_s = (guint)u;
   } else if (key == "idle-pause") {
     if (!parse_uint (v, 86400, &u)) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
@@ -496,6 +505,10 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
     { "http-port", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "Serve /metrics and /stats over HTTP on this port (0: a free one)",
       "PORT" },
+    { "session-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "End a session after this many seconds without a request, RTCP or "
+      "keep-alive from its client (default 60; 5 s of grace)",
+      "SECONDS" },
     /* a file name: passed as the bytes given, not converted to UTF-8 */
     { "config", 'c', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK,
       (gpointer)option_cb, "Read settings, sources and mounts from a key file",
