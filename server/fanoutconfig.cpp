@@ -415,6 +415,19 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
     }
   } else if (key == "multicast-range") {
     return set_multicast_range (c, v, error);
+  } else if (key == "webrtc-ports") {
+    guint lo = 0, hi = 0;
+    char end = 0;
+    if (sscanf (v, "%u-%u%c", &lo, &hi, &end) != 2 || lo == 0 || lo > hi
+        || hi > 65535) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --webrtc-ports '%s': write MIN-MAX, e.g. 50000-50100 "
+                   "(the UDP ports WebRTC viewers' ICE may use)",
+                   v);
+      return false;
+    }
+    c->webrtc_port_min = lo;
+    c->webrtc_port_max = hi;
   } else if (key == "source") {
     return config_add_source (c, v, error);
   } else if (key == "mount") {
@@ -505,6 +518,10 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
     { "http-port", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "Serve /metrics and /stats over HTTP on this port (0: a free one)",
       "PORT" },
+    { "webrtc-ports", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "UDP ports for WebRTC (WHEP) viewers' ICE, for firewalls (default: "
+      "any)",
+      "MIN-MAX" },
     { "session-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "End a session after this many seconds without a request, RTCP or "
       "keep-alive from its client (default 60; 5 s of grace)",

@@ -30,6 +30,7 @@
 #endif
 
 #include "fanoutserverprivate.h"
+#include "fanoutwhep.h"
 
 #include <gst/gst.h>
 #include <gst/base/gstbasesink.h>
@@ -1391,6 +1392,26 @@ wait_fresh_keyframe (Mount *m) noexcept
       });
 }
 
+/* Viewers outside gst-rtsp-server (fanoutwhep.cpp) count as medias. */
+void
+mount_hold_encoder (Mount *m, bool hold) noexcept
+{
+  if (hold) {
+    MediaInfo mi{ m, nullptr, nullptr };
+    encoder_media_added (m, &mi);
+    return;
+  }
+  std::lock_guard<std::mutex> g (m->lock);
+  m->live_medias--;
+  encoder_arm_idle_locked (m);
+}
+
+void
+mount_request_key_unit (Mount *m) noexcept
+{
+  request_key_unit (m, true);
+}
+
 /* Isolated mount: this session's transport is served by the mount's sender
  * from now on, on its own cursor (the media's frames never reach
  * gst-rtsp-server's own fan-out: see pay_src_probe). */
@@ -2122,6 +2143,8 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   g_source_attach (s.cleanup_source, s.context);
   g_object_unref (pool);
   g_source_attach (s.rtsp_source, s.context);
+  if (s.http)
+    s.web = web_output_start (fs); /* WHEP, status page, HTTP outputs */
   for (auto &m : s.mounts)
     log_line (&s, "mount %s: source %s (%s), %s, %s", m->cfg.path.c_str (),
               m->source->cfg.name.c_str (), m->source->cfg.spec.c_str (),
@@ -2146,6 +2169,7 @@ void
 fanout_server_stop (FanoutServer *fs)
 {
   Server &s = fs->s;
+  web_output_stop (std::exchange (s.web, nullptr));
   if (s.http) {
     soup_server_disconnect (s.http);
     g_object_unref (s.http);

@@ -85,6 +85,7 @@ struct _FanoutServerConfig {
   guint mcast_port_min = 5000, mcast_port_max = 5999;
   bool list_devices = false;
   bool quiet = false;
+  guint webrtc_port_min = 0, webrtc_port_max = 0; /* 0: any (ICE) */
 };
 
 /* ---- Server internals (fanoutserver.cpp, fanoutstats.cpp) ---- */
@@ -114,6 +115,7 @@ static const char *const kTokenUser = "fanout.user";
 
 struct Server;
 struct Mount;
+struct WebOutput; /* fanoutwhep.h: WHEP, status page, HTTP outputs */
 
 /* ------------------------------------------------------------------ */
 /* A pipeline that is restarted with backoff when it fails or ends.   */
@@ -283,7 +285,16 @@ struct Server {
    * request naming a session from another connection is refused. */
   std::map<std::string, guint64> owners;
   guint64 next_conn = 1;
+  WebOutput *web = nullptr; /* on http; created and freed on context */
 };
+
+/* For viewers outside gst-rtsp-server (WebRTC, HTTP: fanoutwhep.cpp), any
+ * thread: hold (true) keeps the mount's encoder running as a media does;
+ * release (false) lets it pause after the idle grace. */
+void mount_hold_encoder (Mount *m, bool hold) noexcept;
+/* A viewer needs a keyframe (join, PLI/FIR): the mount's keyframe policy
+ * (rate-limited, shared by viewers joining together). Any thread. */
+void mount_request_key_unit (Mount *m) noexcept;
 
 /* Reads a numeric property of any integer type, 0 when absent. */
 guint64 get_uint_prop (gpointer obj, const char *name) noexcept;

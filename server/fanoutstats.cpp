@@ -15,6 +15,7 @@
 #endif
 
 #include "fanoutserverprivate.h"
+#include "fanoutwhep.h"
 
 #include <json-glib/json-glib.h>
 
@@ -305,6 +306,7 @@ fanout_server_get_stats_json (FanoutServer *fs)
                                                               : "isolated");
     json_builder_set_member_name (b, "clients");
     json_builder_add_int_value (b, sn.clients);
+    web_output_add_stats (s.web, m.get (), b); /* WebRTC and HTTP */
     json_builder_set_member_name (b, "encoder");
     json_builder_add_string_value (b, m->encoder.desc.empty () ? "none"
                                       : sn.encoder_paused      ? "paused"
