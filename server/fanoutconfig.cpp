@@ -67,6 +67,8 @@ codec_name (Codec c) noexcept
     return "auto";
   case Codec::H264:
     return "h264";
+  case Codec::H265:
+    return "h265";
   case Codec::Mjpeg:
     return "mjpeg";
   case Codec::Vp8:
@@ -119,6 +121,8 @@ mount_set (MountConfig &m, const std::string &key, const std::string &val,
   if (key == "codec") {
     if (val == "h264")
       m.codec = Codec::H264;
+    else if (val == "h265" || val == "hevc")
+      m.codec = Codec::H265;
     else if (val == "mjpeg" || val == "jpeg")
       m.codec = Codec::Mjpeg;
     else if (val == "vp8")
@@ -179,7 +183,7 @@ bad_value:
   g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                "bad value '%s' for mount key '%s' in %s: use %s", val.c_str (),
                key.c_str (), where,
-               key == "codec"       ? "h264, mjpeg, vp8, copy or auto"
+               key == "codec"       ? "h264, h265, mjpeg, vp8, copy or auto"
                : key == "size"      ? "WIDTHxHEIGHT, e.g. size=640x360"
                : key == "gop"       ? "seconds between keyframes, e.g. gop=2"
                : key == "mode"      ? "shared or isolated"
@@ -486,7 +490,8 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "v4l2[:DEVICE], rtsp://..., any URI, launch:PIPELINE",
       "NAME=SPEC" },
     { "mount", 'm', 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
-      "Serve a source at /PATH (repeatable). Keys: codec=h264|mjpeg|vp8|copy, "
+      "Serve a source at /PATH (repeatable). Keys: "
+      "codec=h264|h265|mjpeg|vp8|copy, "
       "size=WxH, fps=N, bitrate=KBPS, gop=SECONDS, mode=shared|isolated, "
       "transport=udp+tcp+multicast, max-clients=N",
       "/PATH=NAME[,KEY=VALUE...]" },

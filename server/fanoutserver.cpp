@@ -175,6 +175,13 @@ check_codec (Codec codec, const std::string &path, GError **error) noexcept
       need = "rtph264pay and h264parse",
       pkg = "gstreamer1.0-plugins-good and -bad";
     break;
+  case Codec::H265:
+    if (!element_exists ("x265enc"))
+      need = "x265enc", pkg = "gstreamer1.0-plugins-bad";
+    else if (!element_exists ("rtph265pay") || !element_exists ("h265parse"))
+      need = "rtph265pay and h265parse",
+      pkg = "gstreamer1.0-plugins-good and -bad";
+    break;
   case Codec::Mjpeg:
     if (!element_exists ("jpegenc") || !element_exists ("rtpjpegpay"))
       need = "jpegenc and rtpjpegpay", pkg = "gstreamer1.0-plugins-good";
@@ -351,6 +358,12 @@ encoder_chain (const Mount &m, guint src_fps)
   case Codec::Mjpeg:
     d = g_strdup_printf ("jpegenc name=enc quality=85");
     break;
+  case Codec::H265:
+    d = g_strdup_printf ("x265enc name=enc tune=zerolatency "
+                         "speed-preset=ultrafast bitrate=%u key-int-max=%u "
+                         "! h265parse config-interval=-1",
+                         m.cfg.bitrate, keyint);
+    break;
   case Codec::Vp8:
     d = g_strdup_printf ("vp8enc name=enc deadline=1 cpu-used=8 "
                          "end-usage=cbr target-bitrate=%u "
@@ -399,6 +412,8 @@ payloader_for (Codec c, Mode mode)
     return d + "payloader=\"rtpjpegpay pt=26\"";
   case Codec::Vp8:
     return d + "payloader=\"rtpvp8pay pt=96\"";
+  case Codec::H265:
+    return d + "payloader=\"rtph265pay pt=96 config-interval=-1\"";
   default:
     return d + "payloader=\"rtph264pay pt=96 config-interval=-1\"";
   }
@@ -1916,6 +1931,8 @@ setup_mount (Server &s, Mount &m, GError **error)
   Codec passthrough = Codec::Auto;
   if (g_str_equal (name, "video/x-h264"))
     passthrough = Codec::H264;
+  else if (g_str_equal (name, "video/x-h265"))
+    passthrough = Codec::H265;
   else if (g_str_equal (name, "image/jpeg"))
     passthrough = Codec::Mjpeg;
   else if (g_str_equal (name, "video/x-vp8"))
@@ -1926,6 +1943,21 @@ setup_mount (Server &s, Mount &m, GError **error)
       && fn > 0)
     src_fps = (guint)MAX (1, fn / fd);
 
+  /* A mount serves video: a source without any (audio only, data) would
+   * give clients an SDP they cannot play. */
+  if (st && !g_str_has_prefix (name, "video/")
+      && !g_str_has_prefix (name, "image/")) {
+    gchar *cs = caps ? gst_caps_to_string (caps) : g_strdup ("no caps");
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                 "mount %s: source %s carries no video (%s): a mount serves "
+                 "a video source; point it at one, or add video to the "
+                 "launch: pipeline",
+                 m.cfg.path.c_str (), m.source->cfg.name.c_str (), cs);
+    g_free (cs);
+    if (caps)
+      gst_caps_unref (caps);
+    return false;
+  }
   m.codec = m.cfg.codec;
   if (m.codec == Codec::Auto)
     m.codec = (passthrough != Codec::Auto && !m.cfg.width && !m.cfg.fps)
@@ -1936,7 +1968,7 @@ setup_mount (Server &s, Mount &m, GError **error)
       gchar *cs = caps ? gst_caps_to_string (caps) : g_strdup ("no caps");
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                    "mount %s: codec=copy cannot serve source %s, which "
-                   "carries %s: pick codec=h264, mjpeg or vp8",
+                   "carries %s: pick codec=h264, h265, mjpeg or vp8",
                    m.cfg.path.c_str (), m.source->cfg.name.c_str (), cs);
       g_free (cs);
       if (caps)

@@ -33,7 +33,7 @@
 namespace gstfanout
 {
 
-enum class Codec { Auto, H264, Mjpeg, Vp8, Copy };
+enum class Codec { Auto, H264, H265, Mjpeg, Vp8, Copy };
 enum class Mode { Shared, Isolated };
 
 const char *codec_name (Codec c) noexcept;
