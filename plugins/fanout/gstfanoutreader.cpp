@@ -311,8 +311,7 @@ PadReader::end (RemoveReason reason, GstFlowReturn flow) noexcept
   /* release: pairs with stats (). */
   ended_.store (true, std::memory_order_release);
   drop_cursor ();
-  /* The element's state first, then the signal: whoever the signal tells
-   * finds the writer's flow up to date. */
+  /* state first: whoever reacts to removed () sees the new state */
   if (hooks_) {
     hooks_->state_changed (*this);
     hooks_->removed (*this, reason, flow);
@@ -329,7 +328,8 @@ PadReader::fail (RemoveReason reason, GstFlowReturn flow) noexcept
   warn_ended (reason, flow);
   fail_flow_.store (flow, std::memory_order_relaxed); /* see failed () */
   failed_.store (true, std::memory_order_relaxed);
-  if (hooks_) { /* state first, as in end () */
+  /* state first: whoever reacts to removed () sees the new state */
+  if (hooks_) {
     hooks_->state_changed (*this);
     hooks_->removed (*this, reason, flow);
   }
