@@ -67,6 +67,8 @@ codec_name (Codec c) noexcept
     return "auto";
   case Codec::H264:
     return "h264";
+  case Codec::H265:
+    return "h265";
   case Codec::Mjpeg:
     return "mjpeg";
   case Codec::Vp8:
@@ -119,6 +121,8 @@ mount_set (MountConfig &m, const std::string &key, const std::string &val,
   if (key == "codec") {
     if (val == "h264")
       m.codec = Codec::H264;
+    else if (val == "h265" || val == "hevc")
+      m.codec = Codec::H265;
     else if (val == "mjpeg" || val == "jpeg")
       m.codec = Codec::Mjpeg;
     else if (val == "vp8")
@@ -179,7 +183,7 @@ bad_value:
   g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                "bad value '%s' for mount key '%s' in %s: use %s", val.c_str (),
                key.c_str (), where,
-               key == "codec"       ? "h264, mjpeg, vp8, copy or auto"
+               key == "codec"       ? "h264, h265, mjpeg, vp8, copy or auto"
                : key == "size"      ? "WIDTHxHEIGHT, e.g. size=640x360"
                : key == "gop"       ? "seconds between keyframes, e.g. gop=2"
                : key == "mode"      ? "shared or isolated"
@@ -374,6 +378,15 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
       return false;
     }
     c->max_clients = (int)u;
+  } else if (key == "session-timeout") {
+    if (!parse_uint (v, 86400, &u) || u == 0) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --session-timeout '%s': use whole seconds from 1 to "
+                   "86400",
+                   v);
+      return false;
+    }
+    c->session_timeout_s = (guint)u;
   } else if (key == "idle-pause") {
     if (!parse_uint (v, 86400, &u)) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
@@ -383,6 +396,24 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
       return false;
     }
     c->idle_pause_s = (guint)u;
+  } else if (key == "relay-latency") {
+    if (!parse_uint (v, 10000, &u)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --relay-latency '%s': use milliseconds from 0 to "
+                   "10000",
+                   v);
+      return false;
+    }
+    c->relay_latency_ms = (guint)u;
+  } else if (key == "key-unit-interval") {
+    if (!parse_uint (v, 10000, &u)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --key-unit-interval '%s': use milliseconds from 0 "
+                   "to 10000 (0: a keyframe for every join)",
+                   v);
+      return false;
+    }
+    c->key_unit_interval_ms = (guint)u;
   } else if (key == "user") {
     return set_user (c, v, error);
   } else if (key == "auth") {
@@ -448,6 +479,14 @@ option_cb (const gchar *option_name, const gchar *value, gpointer data,
     c->quiet = true;
     return TRUE;
   }
+  if (g_str_equal (key, "version")) {
+    /* like GLib's own --help: print and exit while parsing (the command
+     * line only, see make_context) */
+    gchar *gst = gst_version_string ();
+    g_print ("fanout-rtsp-server %s (%s), %s\n", VERSION, PACKAGE, gst);
+    g_free (gst);
+    exit (0);
+  }
   return config_set (c, key, value, error) ? TRUE : FALSE;
 }
 
@@ -460,7 +499,8 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "v4l2[:DEVICE], rtsp://..., any URI, launch:PIPELINE",
       "NAME=SPEC" },
     { "mount", 'm', 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
-      "Serve a source at /PATH (repeatable). Keys: codec=h264|mjpeg|vp8|copy, "
+      "Serve a source at /PATH (repeatable). Keys: "
+      "codec=h264|h265|mjpeg|vp8|copy, "
       "size=WxH, fps=N, bitrate=KBPS, gop=SECONDS, mode=shared|isolated, "
       "transport=udp+tcp+multicast, max-clients=N",
       "/PATH=NAME[,KEY=VALUE...]" },
@@ -476,6 +516,15 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "Pause a mount's encoder after this many seconds without a client "
       "(default 5; 0: never)",
       "SECONDS" },
+    { "relay-latency", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "Jitter-buffer latency of rtsp:// relay sources, in ms: how long a "
+      "missing or late packet is waited for (default 200)",
+      "MS" },
+    { "key-unit-interval", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "At most one keyframe forced for joining clients per this many ms and "
+      "mount; a client joins on a keyframe up to half of it old "
+      "(default 300; 0: one for every join)",
+      "MS" },
     { "user", 'u', 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "Require authentication; add this user (repeatable)", "NAME:PASSWORD" },
     { "auth", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
@@ -491,8 +540,14 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "UDP ports for WebRTC (WHEP) viewers' ICE, for firewalls (default: "
       "any)",
       "MIN-MAX" },
-    { "config", 'c', 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
-      "Read settings, sources and mounts from a key file", "FILE" },
+    { "session-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "End a session after this many seconds without a request, RTCP or "
+      "keep-alive from its client (default 60; 5 s of grace)",
+      "SECONDS" },
+    /* a file name: passed as the bytes given, not converted to UTF-8 */
+    { "config", 'c', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK,
+      (gpointer)option_cb, "Read settings, sources and mounts from a key file",
+      "FILE" },
     { "list-devices", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
       (gpointer)option_cb, "List cameras and exit", nullptr },
     { "quiet", 'q', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
@@ -507,7 +562,33 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
   GOptionGroup *group = g_option_group_new ("server", "Server options",
                                             "Show server options", c, nullptr);
   g_option_group_add_entries (group, entries);
+  if (with_gst) {
+    /* the command line only: --version exits */
+    static const GOptionEntry cli_entries[] = {
+      { "version", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
+        (gpointer)option_cb, "Print the version and exit", nullptr },
+      { nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr },
+    };
+    g_option_group_add_entries (group, cli_entries);
+  }
   g_option_context_set_main_group (ctx, group);
+  g_option_context_set_description (
+      ctx,
+      "Examples:\n"
+      "  fanout-rtsp-server\n"
+      "      the test source at rtsp://127.0.0.1:8554/live\n"
+      "  fanout-rtsp-server --source cam=v4l2:/dev/video0 \\\n"
+      "      --mount /hd=cam,codec=h264,size=1280x720 \\\n"
+      "      --mount /sd=cam,codec=mjpeg,size=640x360\n"
+      "      one camera, opened once, served at /hd and /sd\n"
+      "  fanout-rtsp-server --source up=rtsp://camera.local/stream \\\n"
+      "      --mount /relay=up,codec=copy --user viewer:secret\n"
+      "      relay another server, with a password\n"
+      "  fanout-rtsp-server --config /etc/fanout-rtsp-server.conf\n"
+      "      settings, sources and mounts from a key file (server.md)\n"
+      "\n"
+      "Exit status: 0 after SIGINT/SIGTERM, 2 on bad input (one line on "
+      "stderr\nnaming the problem and the fix), 1 on an unexpected failure.\n");
   if (with_gst)
     g_option_context_add_group (ctx, gst_init_get_option_group ());
   return ctx;
@@ -516,7 +597,17 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
 static void
 rewrite_option_error (GError **error) noexcept
 {
-  if (error && *error && (*error)->domain == G_OPTION_ERROR) {
+  if (error && *error && (*error)->domain == G_CONVERT_ERROR) {
+    /* an argument that is not text in the user's locale */
+    gchar *msg = g_strdup_printf (
+        "an argument is not valid text in this locale (%s): set LANG or "
+        "LC_ALL to a UTF-8 locale, e.g. LANG=C.UTF-8",
+        (*error)->message);
+    g_clear_error (error);
+    g_set_error_literal (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                         msg);
+    g_free (msg);
+  } else if (error && *error && (*error)->domain == G_OPTION_ERROR) {
     gchar *msg = g_strdup_printf (
         "%s: run fanout-rtsp-server --help for the options", (*error)->message);
     g_clear_error (error);
@@ -636,15 +727,28 @@ fanout_server_config_load_file (FanoutServerConfig *config, const gchar *path,
           for (gchar **u = users; ok && u && *u; u++)
             ok = set_user (config, g_strstrip (*u), error);
           g_strfreev (users);
-          continue;
+        } else {
+          gchar *v = g_key_file_get_string (kf, *g, *k, nullptr);
+          ok = config_set (config, *k, v ? v : "", error);
+          g_free (v);
         }
-        gchar *v = g_key_file_get_string (kf, *g, *k, nullptr);
-        ok = config_set (config, *k, v ? v : "", error);
-        g_free (v);
+        /* name the file, the group and the key of a typo or a bad value */
+        if (!ok)
+          g_prefix_error (error, "key '%s' in %s: ", *k, where.c_str ());
       }
     } else if (g_str_has_prefix (*g, "source ")) {
       gchar *spec = g_key_file_get_string (kf, *g, "spec", nullptr);
-      if (!spec || keys[0] == nullptr || keys[1] != nullptr) {
+      const gchar *other = nullptr;
+      for (gchar **k = keys; k && *k && !other; k++)
+        if (!g_str_equal (*k, "spec"))
+          other = *k;
+      if (other) {
+        g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                     "unknown key '%s' in %s: a source group takes one key, "
+                     "spec=SPEC (e.g. spec=test)",
+                     other, where.c_str ());
+        ok = false;
+      } else if (!spec || keys[0] == nullptr || keys[1] != nullptr) {
         g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                      "%s needs exactly one key, spec=SPEC (e.g. spec=test)",
                      where.c_str ());
@@ -654,6 +758,8 @@ fanout_server_config_load_file (FanoutServerConfig *config, const gchar *path,
         arg += "=";
         arg += spec;
         ok = config_add_source (config, arg.c_str (), error);
+        if (!ok)
+          g_prefix_error (error, "%s: ", where.c_str ());
       }
       g_free (spec);
     } else if (g_str_has_prefix (*g, "mount ")) {

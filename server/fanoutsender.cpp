@@ -119,15 +119,51 @@ Sender::stop () noexcept
 }
 
 void
-Sender::set_source (gconstpointer media) noexcept
+Sender::set_source_locked (gconstpointer media) noexcept
 {
   /* Waits out a push in progress (a few microseconds); a new media starts
    * a new RTP stream (SSRC, sequence numbers): forget the old one's. */
   while (writing_.exchange (true, std::memory_order_acquire))
     std::this_thread::yield ();
-  writer_->reset ();
-  source_ = media;
+  if (source_ != media) {
+    writer_->reset ();
+    newest_key_us_.store (0, std::memory_order_relaxed);
+    source_ = media;
+  }
   writing_.store (false, std::memory_order_release);
+}
+
+void
+Sender::attach (gconstpointer media) noexcept
+{
+  std::lock_guard<std::mutex> g (source_lock_);
+  if (std::find (medias_.begin (), medias_.end (), media) != medias_.end ())
+    return;
+  try {
+    medias_.push_back (media);
+  } catch (const std::bad_alloc &) {
+    GST_WARNING ("%s: out of memory, media %p not served", name_.c_str (),
+                 media);
+    return;
+  }
+  if (medias_.size () == 1)
+    set_source_locked (media);
+  else
+    GST_INFO ("%s: media %p waits for %p to end", name_.c_str (), media,
+              medias_.front ());
+}
+
+void
+Sender::detach (gconstpointer media) noexcept
+{
+  std::lock_guard<std::mutex> g (source_lock_);
+  auto it = std::find (medias_.begin (), medias_.end (), media);
+  if (it == medias_.end ())
+    return;
+  bool current = it == medias_.begin ();
+  medias_.erase (it);
+  if (current)
+    set_source_locked (medias_.empty () ? nullptr : medias_.front ());
 }
 
 void
@@ -140,9 +176,11 @@ Sender::push (gconstpointer media, GstBufferList *list, bool key) noexcept
   if (source_ == media) {
     /* Stamped with the monotonic clock: what a client's lag is measured
      * in. */
+    gint64 now = g_get_monotonic_time ();
     writer_->push (GST_MINI_OBJECT_CAST (gst_buffer_list_ref (list)),
-                   key ? ITEM_SYNC : 0u,
-                   (GstClockTime)g_get_monotonic_time () * GST_USECOND);
+                   key ? ITEM_SYNC : 0u, (GstClockTime)now * GST_USECOND);
+    if (key)
+      newest_key_us_.store (now, std::memory_order_relaxed);
   } else {
     key = false;
   }
@@ -170,6 +208,13 @@ Sender::wait_keyframe_after (guint64 mark, gint64 timeout_us) noexcept
       lk, std::chrono::microseconds (timeout_us), [this, mark] {
         return keyframes_.load (std::memory_order_relaxed) > mark;
       });
+}
+
+gint64
+Sender::newest_keyframe_age_us () const noexcept
+{
+  gint64 t = newest_key_us_.load (std::memory_order_relaxed);
+  return t ? g_get_monotonic_time () - t : G_MAXINT64;
 }
 
 /* A TCP client wrote out a frame it had queued: serve it again. */

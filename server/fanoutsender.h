@@ -92,9 +92,13 @@ public:
   Sender (const Sender &) = delete;
   Sender &operator= (const Sender &) = delete;
 
-  /* The media whose frames are published (a newer one replaces an older
-   * one, and the ring starts over). Any thread. */
-  void set_source (gconstpointer media) noexcept;
+  /* Medias whose frames may be published: the oldest attached one is the
+   * source. A media attached while another is the source waits its turn:
+   * it takes over (and the ring starts over: a new RTP stream) only when
+   * the source detaches, so that a second media of the mount never cuts
+   * off the clients of the first. Idempotent; any thread. */
+  void attach (gconstpointer media) noexcept;
+  void detach (gconstpointer media) noexcept;
   /* A frame of @media's payloader (transfer none): published when @media
    * is the current source. Its streaming thread. */
   void push (gconstpointer media, GstBufferList *list, bool key) noexcept;
@@ -103,6 +107,9 @@ public:
    * after @mark. Any thread. */
   guint64 keyframes () const noexcept;
   bool wait_keyframe_after (guint64 mark, gint64 timeout_us) noexcept;
+  /* How long ago (monotonic µs) the newest keyframe was published,
+   * G_MAXINT64 when none was. Any thread. */
+  gint64 newest_keyframe_age_us () const noexcept;
 
   /* Starts delivery to @trans at the newest keyframe in the ring (or the
    * next one). nullptr when the transport cannot be served here (the
@@ -140,12 +147,20 @@ private:
   std::thread thread_;
   std::atomic<bool> stopping_{ false };
 
+  void set_source_locked (gconstpointer media) noexcept;
+
   /* One writer at a time (writing_): the current media's streaming
-   * thread, or set_source (). */
+   * thread, or set_source_locked (). */
   std::atomic<bool> writing_{ false };
   gconstpointer source_ = nullptr; /* under writing_ */
+  /* Taken before writing_: protects medias_ (attached, oldest first). */
+  std::mutex source_lock_;
+  std::vector<gconstpointer> medias_;
 
   std::atomic<guint64> keyframes_{ 0 };
+  /* Monotonic time of the newest keyframe's push (0: none yet): written by
+   * the writer, read as a plain value elsewhere (relaxed). */
+  std::atomic<gint64> newest_key_us_{ 0 };
   std::mutex kf_lock_; /* orders keyframes_ with kf_cond_'s waiters */
   std::condition_variable kf_cond_;
 

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -32,7 +33,7 @@
 namespace gstfanout
 {
 
-enum class Codec { Auto, H264, Mjpeg, Vp8, Copy };
+enum class Codec { Auto, H264, H265, Mjpeg, Vp8, Copy };
 enum class Mode { Shared, Isolated };
 
 const char *codec_name (Codec c) noexcept;
@@ -72,8 +73,15 @@ struct _FanoutServerConfig {
   int port = 8554;
   int http_port = -1; /* -1: no HTTP */
   gstfanout::Mode mode = gstfanout::Mode::Isolated;
-  int max_clients = 0;    /* 0: no limit */
-  guint idle_pause_s = 5; /* 0: encoders never pause */
+  int max_clients = 0;          /* 0: no limit; counts sessions */
+  guint session_timeout_s = 60; /* RTSP session timeout */
+  guint idle_pause_s = 5;       /* 0: encoders never pause */
+  /* Forced keyframes per mount: at most one per this interval (0: one per
+   * join); a joining client starts on a keyframe up to half of it old. */
+  guint key_unit_interval_ms = 300;
+  /* rtspsrc's jitter-buffer latency for relay sources: how long a missing
+   * or late packet is waited for (in-order packets pass at once). */
+  guint relay_latency_ms = 200;
   std::vector<std::pair<std::string, std::string>> users;
   bool basic = false;
   std::string mcast_first = "224.3.0.1", mcast_last = "224.3.0.254";
@@ -92,11 +100,21 @@ namespace gstfanout
 static const double kJoinBuckets[]
     = { 0.033, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0, 4.0 };
 static const guint kNumJoinBuckets = G_N_ELEMENTS (kJoinBuckets);
-static const gint64 kKeyUnitIntervalUs = 500 * G_TIME_SPAN_MILLISECOND;
+/* How long a joining client waits at most for a keyframe asked for it
+ * (beyond the key-unit interval's deferral). */
+static const gint64 kKeyUnitWaitUs = 500 * G_TIME_SPAN_MILLISECOND;
 /* fanout_server_stop waits at most this long for clients to close. */
 static const gint64 kStopClientsWaitUs = 1000 * G_TIME_SPAN_MILLISECOND;
 static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;
 static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
+/* Largest RTSP request body a client may send (gst-rtsp-server buffers a
+ * body whole before handling it). Ours are SET/GET_PARAMETER keep-alives,
+ * empty or a few bytes; ANNOUNCE (record) is not served. */
+static const guint kMaxRequestBody = 64 * 1024;
+/* Sessions one connection may hold at once (players use one per mount). */
+static const guint kMaxSessionsPerConnection = 8;
+/* The authenticated user's name in a GstRTSPToken. */
+static const char *const kTokenUser = "fanout.user";
 
 struct Server;
 struct Mount;
@@ -170,6 +188,9 @@ struct MediaInfo {
   bool live = true;    /* counted in Mount::live_medias (under its lock) */
   /* The frame in the payloader is a keyframe (its streaming thread). */
   bool frame_key = false;
+  /* Isolated: the sender this media is attached to (detached when the
+   * media unprepares or dies, whichever comes first). */
+  std::weak_ptr<Sender> sender;
 };
 
 struct Join {
@@ -186,8 +207,9 @@ struct Mount {
   std::string ring; /* channel the medias read */
   std::string media_launch;
   Runner encoder; /* empty desc for copy mounts */
-  /* Isolated mounts: every client's own cursor on the payloaded frames. */
-  std::unique_ptr<Sender> sender;
+  /* Isolated mounts: every client's own cursor on the payloaded frames.
+   * Shared with the medias (MediaInfo), which may outlive the mount. */
+  std::shared_ptr<Sender> sender;
   GstRTSPMediaFactory *factory = nullptr;
   /* Counters written by streaming threads, read by /metrics: relaxed, they
    * order nothing. */
@@ -218,18 +240,28 @@ struct Mount {
   std::mutex encoder_state_lock;
 };
 
+/* One RTSP connection. */
 struct ClientState {
   Server *server;
   GstRTSPClient *client; /* not owned */
-  std::string address;
-  std::string path; /* mount path once set up */
-  Mount *mount = nullptr;
-  bool counted = false;
-  std::string transport = "-";
+  guint64 id = 0;        /* connection number, never reused */
+  std::string address;   /* IP:port */
   gint64 connected_us = 0;
-  gint64 play_us = 0;
+};
+
+/* One RTSP session set up on one mount (a session that sets up two mounts
+ * has two): what --max-clients counts and /stats lists. From its first
+ * SETUP on the mount to its TEARDOWN, its timeout or its connection's
+ * close. */
+struct SessionState {
+  std::string id; /* the session's id */
+  guint64 conn;   /* the connection that set it up (ClientState::id) */
+  std::string address, user; /* of that connection; user "" without auth */
+  Mount *mount;
+  std::string transport = "-";
+  gint64 setup_us = 0, play_us = 0;
   guint64 frames_at_play = 0;
-  /* Isolated: the client's delivery, and the sender's keyframe count when
+  /* Isolated: the session's delivery, and the sender's keyframe count when
    * its SETUP asked the encoder for a fresh one. */
   std::shared_ptr<SenderClient> sent;
   guint64 kf_mark = 0;
@@ -240,14 +272,22 @@ struct Server {
   GMainContext *context = nullptr;
   GstRTSPServer *rtsp = nullptr;
   GSource *rtsp_source = nullptr;
+  GSource *cleanup_source = nullptr; /* expires timed-out sessions */
   SoupServer *http = nullptr;
   guint port = 0, http_port = 0;
   std::vector<std::unique_ptr<Source>> sources;
   std::vector<std::unique_ptr<Mount>> mounts;
   bool started = false;
 
-  std::mutex lock; /* protects clients and their ClientState fields */
+  /* Protects clients, sessions, owners and next_conn (taken before any
+   * Mount::lock). */
+  std::mutex lock;
   std::set<ClientState *> clients;
+  std::multimap<std::string, SessionState> sessions; /* by session id */
+  /* Every session in the pool, by id: the connection that created it. A
+   * request naming a session from another connection is refused. */
+  std::map<std::string, guint64> owners;
+  guint64 next_conn = 1;
   WebOutput *web = nullptr; /* on http; created and freed on context */
 };
 

@@ -13,6 +13,7 @@
  *   fanout-rtsp-server --source cam=v4l2:/dev/video0 \
  *       --mount /hd=cam,codec=h264,size=1280x720 \
  *       --mount /sd=cam,codec=mjpeg,size=640x360
+ *   fanout-rtsp-server --version            # more examples: --help
  *
  * Exit status: 0 after SIGINT/SIGTERM, 2 on bad input (one line on stderr
  * naming the problem and the fix), 1 on an unexpected failure. */
@@ -26,6 +27,7 @@
 #include <gst/gst.h>
 #include <glib-unix.h>
 
+#include <clocale>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -64,6 +66,10 @@ raise_fd_limit () noexcept
 int
 main (int argc, char **argv)
 {
+  /* The user's locale, so that GOptionContext converts non-ASCII arguments
+   * (a password, a path) from it to UTF-8; without this the C locale is
+   * ASCII and such an argument is an "Invalid byte sequence". */
+  setlocale (LC_ALL, "");
   GError *err = nullptr;
   FanoutServerConfig *config = fanout_server_config_new ();
   if (!fanout_server_config_parse_args (config, &argc, &argv, &err)) {

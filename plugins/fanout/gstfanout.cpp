@@ -25,8 +25,17 @@
  * and the ring holds no keyframe, an upstream force-key-unit event is sent
  * (`request-keyframe`), at most once per GOP.
  *
- * The allocation query is not forwarded upstream (readers may hold buffers
- * for a long time); a raw `v4l2src` therefore copies its buffers.
+ * The ALLOCATION query is aggregated over the linked readers as tee does
+ * (largest size and min, merged alignment/prefix/padding, the metas every
+ * reader accepts, never a pool). A buffer from a bounded upstream pool
+ * (`v4l2src`) is held in the ring while fewer than half of that pool's
+ * buffers are held downstream, and copied otherwise, so upstream never runs
+ * dry because readers hold buffers.
+ *
+ * Flow returns as tee's: GST_FLOW_NOT_LINKED while no source pad is linked
+ * and `allow-not-linked` is FALSE (TRUE by default, unlike tee); the fatal
+ * flow once every reader failed on one. A reader that failed retries at
+ * each following keyframe and starts afresh when re-linked.
  *
  * ## Example launch line
  * |[
@@ -41,7 +50,9 @@
 #endif
 
 #include "gstfanout.h"
-#include "gstfanoutcommon.h"
+#include "gstfanoutreader.h"
+#include "gstfanouttypes.h"
+#include "gstfanoutwriter.h"
 
 #include <gst/video/video.h>
 
@@ -67,6 +78,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_fanout_debug);
 #define DEFAULT_PROP_CAPACITY 1024
 #define DEFAULT_PROP_MAX_LAG_TIME GST_CLOCK_TIME_NONE
 #define DEFAULT_PROP_REQUEST_KEYFRAME TRUE
+/* Unlike tee (FALSE): a fanout without readers still fills its ring, for
+ * the readers that join later at the newest keyframe. */
+#define DEFAULT_PROP_ALLOW_NOT_LINKED TRUE
 
 enum {
   PROP_0,
@@ -75,6 +89,10 @@ enum {
   PROP_REQUEST_KEYFRAME,
   PROP_NUM_SRC_PADS,
   PROP_STATS,
+  PROP_ALLOW_NOT_LINKED,
+  PROP_HAS_CHAIN,
+  PROP_PULL_MODE,
+  PROP_ALLOC_PAD,
 };
 
 #define DEFAULT_PROP_LAG_POLICY GST_FANOUT_LAG_POLICY_DROP_TO_KEYFRAME
@@ -99,17 +117,36 @@ enum {
 
 static guint gst_fanout_signals[LAST_SIGNAL];
 
-/* Lock order: the element's object lock protects settings, the ring
- * pointer and the pad index table; a pad's PadReader lock (inside
- * gstfanoutcommon) is never taken with it held. Nothing is pushed, no
- * signal emitted and no message posted with either held. */
+/* Lock order: flow_lock, then the element's object lock (settings, the
+ * ring pointer, the pad index table), then a pad's object lock; a pad's
+ * PadReader lock (inside gstfanoutreader) is never taken with any of them
+ * held. Nothing is pushed, no signal emitted and no message posted with
+ * any of them held. */
 struct _GstFanoutPrivate {
-  explicit _GstFanoutPrivate (GstElement *element) noexcept : glue (element) {}
+  explicit _GstFanoutPrivate (GstElement *element) noexcept : glue (element)
+  {
+    g_mutex_init (&flow_lock);
+  }
+  ~_GstFanoutPrivate () { g_mutex_clear (&flow_lock); }
 
   /* Settings (object lock). */
   guint capacity = DEFAULT_PROP_CAPACITY;
   GstClockTime max_lag_time = DEFAULT_PROP_MAX_LAG_TIME;
   gboolean request_keyframe = DEFAULT_PROP_REQUEST_KEYFRAME;
+  gboolean allow_not_linked = DEFAULT_PROP_ALLOW_NOT_LINKED;
+  /* tee's alloc-pad: kept and returned, no effect (as tee). Not a
+   * reference: cleared when that pad is released. */
+  GstPad *alloc_pad = nullptr;
+
+  /* What the chain returns besides the ring's own result, recomputed by
+   * gst_fanout_update_flow (serialized by flow_lock) whenever a pad is
+   * requested, released, linked or unlinked, a reader fails or recovers or
+   * its downstream starts/stops answering NOT_LINKED, and when
+   * allow-not-linked changes: GST_FLOW_OK, GST_FLOW_NOT_LINKED, or the
+   * fatal flow every reader failed on. Relaxed: a value read alone by the
+   * chain, nothing else is published through it. */
+  GMutex flow_lock;
+  std::atomic<int> flow{ GST_FLOW_OK };
 
   /* Pad indexes in use (object lock), as tee names its pads. */
   GHashTable *pad_indexes = g_hash_table_new (nullptr, nullptr);
@@ -137,11 +174,13 @@ struct _GstFanoutPadPrivate final : public gstfanout::PadReaderHooks {
   void need_keyframe (PadReader &r) noexcept override;
   void removed (PadReader &r, gstfanout::RemoveReason reason,
                 GstFlowReturn flow) noexcept override;
+  void state_changed (PadReader &r) noexcept override;
 
   PadReader reader;
-  /* Serializes joining (activation, link) and leaving (deactivation) the
-   * ring. Never taken by the reader's task, so stop_task may wait for the
-   * task while holding it. */
+  /* Serializes joining (activation, link), leaving (deactivation, release)
+   * and restarting after a flush: whoever starts or stops the pad's task
+   * holds it. Never taken by the reader's task, so stopping may wait for
+   * the task while holding it. */
   GMutex join_lock;
   /* Set under join_lock when the pad is being released: an activation
    * racing with the release (a state change walking the element's pads)
@@ -154,6 +193,53 @@ struct _GstFanoutPadPrivate final : public gstfanout::PadReaderHooks {
 };
 
 G_DEFINE_TYPE (GstFanoutPad, gst_fanout_pad, GST_TYPE_PAD);
+
+/* The pad's task: one reader's loop. */
+static void
+gst_fanout_pad_loop (gpointer data) noexcept
+{
+  GstFanoutPad *fpad = GST_FANOUT_PAD_CAST (data);
+  if (fpad->priv->reader.iterate () != PadReader::Step::Continue)
+    gst_pad_pause_task (GST_PAD_CAST (fpad));
+}
+
+/* Stops the reader's task in two steps: 1. unblock the loop (interrupt
+ * wakes a waiting pop), 2. stop the task and wait for it; then the cursor
+ * goes. join_lock held; any thread but the task's. */
+static void
+gst_fanout_pad_stop (GstFanoutPad *fpad) noexcept
+{
+  PadReader &r = fpad->priv->reader;
+  r.interrupt ();
+  gst_pad_stop_task (GST_PAD_CAST (fpad));
+  r.leave ();
+  r.interrupt_done ();
+}
+
+/* FLUSH_START, after the ring is flushing: waits for the current iteration
+ * and leaves the task paused. */
+static void
+gst_fanout_pad_pause (GstFanoutPad *fpad) noexcept
+{
+  PadReader &r = fpad->priv->reader;
+  r.interrupt ();
+  gst_pad_pause_task (GST_PAD_CAST (fpad));
+  r.interrupt_done ();
+}
+
+/* FLUSH_STOP, after the ring is reset: restarts a reader that has a cursor
+ * and did not end; under join_lock, so a concurrent stop either sees the
+ * started task (and stops it) or we see no cursor (and start nothing). */
+static void
+gst_fanout_pad_resume (GstFanoutPad *fpad) noexcept
+{
+  GstFanoutPadPrivate *fp = fpad->priv;
+  gstfanout::GMutexLock l (&fp->join_lock);
+  if (fp->released || !fp->reader.running () || fp->reader.ended ())
+    return;
+  fp->reader.resync ();
+  gst_pad_start_task (GST_PAD_CAST (fpad), gst_fanout_pad_loop, fpad, nullptr);
+}
 
 static void
 gst_fanout_pad_set_property (GObject *object, guint prop_id,
@@ -222,7 +308,7 @@ gst_fanout_pad_dispose (GObject *object) noexcept
   if (pad->priv) {
     gstfanout::GMutexLock l (&pad->priv->join_lock);
     pad->priv->released = true;
-    pad->priv->reader.stop_task ();
+    gst_fanout_pad_stop (pad);
   }
 
   G_OBJECT_CLASS (gst_fanout_pad_parent_class)->dispose (object);
@@ -396,6 +482,9 @@ static gboolean gst_fanout_src_event (GstPad *pad, GstObject *parent,
                                       GstEvent *event) noexcept;
 static gboolean gst_fanout_src_query (GstPad *pad, GstObject *parent,
                                       GstQuery *query) noexcept;
+static void gst_fanout_update_flow (GstFanout *self) noexcept;
+static void gst_fanout_src_linked (GstPad *pad, GstPad *peer,
+                                   GstFanout *self) noexcept;
 
 static void
 gst_fanout_class_init (GstFanoutClass *klass)
@@ -465,10 +554,78 @@ gst_fanout_class_init (GstFanoutClass *klass)
                         (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS
                                       | GST_PARAM_MUTABLE_PLAYING)));
   /**
+   * GstFanout:allow-not-linked:
+   *
+   * As tee's: when FALSE, the chain returns GST_FLOW_NOT_LINKED while no
+   * source pad is linked to a peer that takes data (a reader whose last
+   * push returned NOT_LINKED counts as not linked). The data is still
+   * published to the ring. Unlike tee the default is TRUE: a fanout with no
+   * reader keeps filling its ring for the readers that join later. Also
+   * lets the ALLOCATION query ignore unlinked and failing readers.
+   */
+  g_object_class_install_property (
+      gobject_class, PROP_ALLOW_NOT_LINKED,
+      g_param_spec_boolean (
+          "allow-not-linked", "Allow not linked",
+          "Return GST_FLOW_OK (not NOT_LINKED) while no source pad is "
+          "linked; ignore unlinked or failing readers in ALLOCATION queries",
+          DEFAULT_PROP_ALLOW_NOT_LINKED,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+                        | GST_PARAM_MUTABLE_PLAYING)));
+  /**
+   * GstFanout:has-chain:
+   *
+   * tee's property, for launch lines written for tee: always TRUE (fanout
+   * is always pushed to); setting FALSE is refused with a warning.
+   */
+  g_object_class_install_property (
+      gobject_class, PROP_HAS_CHAIN,
+      g_param_spec_boolean ("has-chain", "Has Chain",
+                            "Always TRUE: fanout can only be pushed to "
+                            "(FALSE is refused with a warning)",
+                            TRUE,
+                            (GParamFlags)(G_PARAM_READWRITE
+                                          | G_PARAM_STATIC_STRINGS
+                                          | GST_PARAM_MUTABLE_READY)));
+  /**
+   * GstFanout:pull-mode:
+   *
+   * tee's property, for launch lines written for tee: always `never`
+   * (readers are pushed from the ring); `single` is refused with a
+   * warning.
+   */
+  g_object_class_install_property (
+      gobject_class, PROP_PULL_MODE,
+      g_param_spec_enum ("pull-mode", "Pull mode",
+                         "Always never: fanout's src pads cannot be pulled "
+                         "(single is refused with a warning)",
+                         GST_TYPE_FANOUT_PULL_MODE, GST_FANOUT_PULL_MODE_NEVER,
+                         (GParamFlags)(G_PARAM_READWRITE
+                                       | G_PARAM_STATIC_STRINGS
+                                       | GST_PARAM_MUTABLE_READY)));
+  /**
+   * GstFanout:alloc-pad:
+   *
+   * tee's property, which has no effect in tee either: one of this
+   * element's source pads may be set and read back; ALLOCATION queries are
+   * aggregated over every linked reader regardless.
+   */
+  g_object_class_install_property (
+      gobject_class, PROP_ALLOC_PAD,
+      g_param_spec_object ("alloc-pad", "Allocation Src Pad",
+                           "As tee's: has no effect (ALLOCATION queries are "
+                           "aggregated over every linked reader)",
+                           GST_TYPE_PAD,
+                           (GParamFlags)(G_PARAM_READWRITE
+                                         | G_PARAM_STATIC_STRINGS
+                                         | GST_PARAM_MUTABLE_PLAYING)));
+  /**
    * GstFanout:stats:
    *
    * A `application/x-fanout-stats` structure: `capacity`, `written`,
-   * `readers`, `sleeps`, `wakeups`, `writer-waits` for the ring, and one
+   * `readers`, `sleeps`, `wakeups`, `writer-waits` for the ring,
+   * `pool-copies` (buffers of a bounded upstream pool copied rather than
+   * held, see the element documentation), and one
    * field per source pad (named as the pad) holding a structure with its
    * `pushed`, `dropped`, `lag-items`, `lag-time`, `lapped`, `not-linked`,
    * `keyframe-requests`, `running` and `ended`.
@@ -501,7 +658,10 @@ gst_fanout_class_init (GstFanoutClass *klass)
    *   "not-negotiated", "error" or "no-memory"
    *
    * Emitted when a reader ends: its pad was released, or it ended by itself
-   * (then from its streaming thread; the pad stays until released).
+   * (then from its streaming thread; the pad stays until released). A
+   * reader that failed on a fatal flow ("not-negotiated", "error") keeps
+   * its pad and cursor: it retries at each following keyframe and starts
+   * afresh when its pad is linked again.
    */
   gst_fanout_signals[SIGNAL_READER_REMOVED] = g_signal_new (
       "reader-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -526,6 +686,7 @@ gst_fanout_class_init (GstFanoutClass *klass)
                                (GstPluginAPIFlags)0);
   gst_type_mark_as_plugin_api (GST_TYPE_FANOUT_START_POSITION,
                                (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api (GST_TYPE_FANOUT_PULL_MODE, (GstPluginAPIFlags)0);
 }
 
 static void
@@ -619,6 +780,45 @@ gst_fanout_set_property (GObject *object, guint prop_id, const GValue *value,
     self->priv->request_keyframe = g_value_get_boolean (value);
     GST_OBJECT_UNLOCK (self);
     break;
+  case PROP_ALLOW_NOT_LINKED:
+    GST_OBJECT_LOCK (self);
+    self->priv->allow_not_linked = g_value_get_boolean (value);
+    GST_OBJECT_UNLOCK (self);
+    gst_fanout_update_flow (self);
+    break;
+  case PROP_HAS_CHAIN:
+    if (!g_value_get_boolean (value))
+      g_warning ("%s: has-chain=false refused: fanout is always pushed to "
+                 "(it has no pull mode); has-chain stays true",
+                 GST_OBJECT_NAME (self));
+    break;
+  case PROP_PULL_MODE:
+    if (g_value_get_enum (value) != GST_FANOUT_PULL_MODE_NEVER)
+      g_warning ("%s: pull-mode=single refused: fanout's source pads are "
+                 "pushed from its ring and cannot be pulled; pull-mode stays "
+                 "never",
+                 GST_OBJECT_NAME (self));
+    break;
+  case PROP_ALLOC_PAD: {
+    GstPad *pad = GST_PAD_CAST (g_value_get_object (value));
+    /* element lock, then the pad's (the usual order): release_pad clears
+     * alloc-pad after the pad left the element, so a pad accepted here is
+     * either still ours or cleared by that release */
+    GST_OBJECT_LOCK (self);
+    bool ours = true;
+    if (pad) {
+      GST_OBJECT_LOCK (pad);
+      ours = GST_OBJECT_PARENT (pad) == GST_OBJECT_CAST (self);
+      GST_OBJECT_UNLOCK (pad);
+    }
+    if (ours)
+      self->priv->alloc_pad = pad;
+    GST_OBJECT_UNLOCK (self);
+    if (!ours)
+      GST_WARNING_OBJECT (self, "alloc-pad %s is not one of my pads: ignored",
+                          GST_OBJECT_NAME (pad));
+    break;
+  }
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     break;
@@ -641,12 +841,15 @@ gst_fanout_make_stats (GstFanout *self) noexcept
                        G_TYPE_UINT, rs.readers, "sleeps", G_TYPE_UINT64,
                        rs.sleeps, "wakeups", G_TYPE_UINT64, rs.wakeups,
                        "writer-waits", G_TYPE_UINT64, rs.writer_waits, nullptr);
+    gst_structure_set (s, "pool-copies", G_TYPE_UINT64,
+                       self->priv->glue.pool_copies (), nullptr);
   } else {
     gst_structure_set (s, "capacity", G_TYPE_UINT64, (guint64)capacity,
                        "written", G_TYPE_UINT64, (guint64)0, "readers",
                        G_TYPE_UINT, 0u, "sleeps", G_TYPE_UINT64, (guint64)0,
                        "wakeups", G_TYPE_UINT64, (guint64)0, "writer-waits",
-                       G_TYPE_UINT64, (guint64)0, nullptr);
+                       G_TYPE_UINT64, (guint64)0, "pool-copies", G_TYPE_UINT64,
+                       (guint64)0, nullptr);
   }
 
   GList *pads = gst_fanout_ref_src_pads (self);
@@ -691,6 +894,22 @@ gst_fanout_get_property (GObject *object, guint prop_id, GValue *value,
     break;
   case PROP_STATS:
     g_value_take_boxed (value, gst_fanout_make_stats (self));
+    break;
+  case PROP_ALLOW_NOT_LINKED:
+    GST_OBJECT_LOCK (self);
+    g_value_set_boolean (value, self->priv->allow_not_linked);
+    GST_OBJECT_UNLOCK (self);
+    break;
+  case PROP_HAS_CHAIN:
+    g_value_set_boolean (value, TRUE);
+    break;
+  case PROP_PULL_MODE:
+    g_value_set_enum (value, GST_FANOUT_PULL_MODE_NEVER);
+    break;
+  case PROP_ALLOC_PAD:
+    GST_OBJECT_LOCK (self);
+    g_value_set_object (value, self->priv->alloc_pad);
+    GST_OBJECT_UNLOCK (self);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -795,6 +1014,12 @@ gst_fanout_request_new_pad (GstElement *element, GstPadTemplate *templ,
     GstFanoutPad *fpad = GST_FANOUT_PAD (pad);
     fpad->priv->fanout = self;
     fpad->priv->reader.set_max_lag_time (max_lag);
+    /* As tee keeps pushing to a pad that failed once. */
+    fpad->priv->reader.set_retry_after_failure (true);
+    /* Emitted by GstPad with no lock held, after the link is complete. */
+    g_signal_connect (pad, "linked", G_CALLBACK (gst_fanout_src_linked), self);
+    g_signal_connect (pad, "unlinked", G_CALLBACK (gst_fanout_src_linked),
+                      self);
 
     gst_pad_set_activatemode_function (
         pad, GST_DEBUG_FUNCPTR (gst_fanout_src_activate_mode));
@@ -811,12 +1036,17 @@ gst_fanout_request_new_pad (GstElement *element, GstPadTemplate *templ,
         && !gst_pad_set_active (pad, TRUE))
       goto activate_failed;
 
+    /* gst_element_add_pad sinks the floating reference, and on failure
+     * drops it: our own reference keeps the pad for the error path. */
+    gst_object_ref (pad);
     if (!gst_element_add_pad (element, pad))
       goto add_failed;
+    gst_object_unref (pad); /* the element holds it now */
 
     GST_DEBUG_OBJECT (self, "new reader %" GST_PTR_FORMAT, pad);
     gst_child_proxy_child_added (GST_CHILD_PROXY (self), G_OBJECT (pad),
                                  GST_OBJECT_NAME (pad));
+    gst_fanout_update_flow (self);
 
     return pad;
 
@@ -829,7 +1059,15 @@ gst_fanout_request_new_pad (GstElement *element, GstPadTemplate *templ,
     return nullptr;
 
   add_failed:
+    /* Only our reference is left (the element dropped its own). */
+    GST_WARNING_OBJECT (self, "could not add %" GST_PTR_FORMAT, pad);
+    {
+      GstFanoutPadPrivate *fp = fpad->priv;
+      gstfanout::GMutexLock l (&fp->join_lock);
+      fp->released = true;
+    }
     gst_pad_set_active (pad, FALSE);
+    gst_object_unref (pad);
     GST_OBJECT_LOCK (self);
     g_hash_table_remove (priv->pad_indexes, GUINT_TO_POINTER (index));
     GST_OBJECT_UNLOCK (self);
@@ -866,8 +1104,14 @@ gst_fanout_release_pad (GstElement *element, GstPad *pad) noexcept
   gst_pad_set_active (pad, FALSE);
   gchar *name = gst_pad_get_name (pad);
   gst_element_remove_pad (element, pad);
+  GST_OBJECT_LOCK (self);
+  if (self->priv->alloc_pad == pad) /* after the pad left: see alloc-pad */
+    self->priv->alloc_pad = nullptr;
+  GST_OBJECT_UNLOCK (self);
   gst_child_proxy_child_removed (GST_CHILD_PROXY (self), G_OBJECT (pad), name);
   g_free (name);
+  g_signal_handlers_disconnect_by_data (pad, self);
+  gst_fanout_update_flow (self);
   g_signal_emit (
       self, gst_fanout_signals[SIGNAL_READER_REMOVED], 0, pad,
       gstfanout::remove_reason_nick (gstfanout::RemoveReason::Released));
@@ -876,17 +1120,79 @@ gst_fanout_release_pad (GstElement *element, GstPad *pad) noexcept
 
 /* ------------------------------------------------------------- sink pad */
 
+/* The chain's result once the ring took the data (@ret): NOT_LINKED or the
+ * fatal flow every reader failed on, as gst_fanout_update_flow found it. */
+static GstFlowReturn
+gst_fanout_chain_result (GstFanout *self, GstFlowReturn ret) noexcept
+{
+  if (G_UNLIKELY (ret != GST_FLOW_OK))
+    return ret;
+  /* relaxed: see the member comment */
+  ret = GstFlowReturn (self->priv->flow.load (std::memory_order_relaxed));
+  if (G_UNLIKELY (ret != GST_FLOW_OK))
+    GST_LOG_OBJECT (self, "published; returning %s", gst_flow_get_name (ret));
+  return ret;
+}
+
 static GstFlowReturn
 gst_fanout_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer) noexcept
 {
-  return GST_FANOUT (parent)->priv->glue.push_buffer (buffer);
+  GstFanout *self = GST_FANOUT (parent);
+  return gst_fanout_chain_result (self, self->priv->glue.push_buffer (buffer));
 }
 
 static GstFlowReturn
 gst_fanout_chain_list (GstPad *pad, GstObject *parent,
                        GstBufferList *list) noexcept
 {
-  return GST_FANOUT (parent)->priv->glue.push_list (list);
+  GstFanout *self = GST_FANOUT (parent);
+  return gst_fanout_chain_result (self, self->priv->glue.push_list (list));
+}
+
+/* Recomputes priv->flow; see its comment. Any thread, no lock held. */
+static void
+gst_fanout_update_flow (GstFanout *self) noexcept
+{
+  GstFanoutPrivate *priv = self->priv;
+  gstfanout::GMutexLock l (&priv->flow_lock);
+  guint n = 0, n_failed = 0;
+  bool alive = false;
+  GstFlowReturn fatal = GST_FLOW_OK;
+
+  GST_OBJECT_LOCK (self);
+  const gboolean allow = priv->allow_not_linked;
+  for (GList *p = GST_ELEMENT_CAST (self)->srcpads; p; p = p->next) {
+    if (G_UNLIKELY (!GST_IS_FANOUT_PAD (p->data)))
+      continue; /* a pad somebody else added */
+    GstFanoutPad *fpad = GST_FANOUT_PAD (p->data);
+    PadReader &r = fpad->priv->reader;
+    n++;
+    if (r.failed ()) {
+      n_failed++;
+      fatal = r.fail_flow ();
+    } else if (!alive && !r.ended () && !r.downstream_not_linked ()
+               && gst_pad_is_linked (GST_PAD_CAST (fpad))) {
+      alive = true;
+    }
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  GstFlowReturn flow;
+  if (alive)
+    flow = GST_FLOW_OK;
+  else if (n > 0 && n_failed == n)
+    flow = fatal;
+  else
+    flow = allow ? GST_FLOW_OK : GST_FLOW_NOT_LINKED;
+  GST_DEBUG_OBJECT (self, "%u readers, %u failed, alive %d: chain returns %s",
+                    n, n_failed, alive, gst_flow_get_name (flow));
+  priv->flow.store (flow, std::memory_order_relaxed); /* see member */
+}
+
+static void
+gst_fanout_src_linked (GstPad *pad, GstPad *peer, GstFanout *self) noexcept
+{
+  gst_fanout_update_flow (self);
 }
 
 static gboolean
@@ -904,7 +1210,7 @@ gst_fanout_sink_event (GstPad *pad, GstObject *parent, GstEvent *event) noexcept
     for (GList *l = pads; l; l = l->next)
       gst_pad_push_event (GST_PAD_CAST (l->data), gst_event_ref (event));
     for (GList *l = pads; l; l = l->next)
-      GST_FANOUT_PAD (l->data)->priv->reader.pause_task ();
+      gst_fanout_pad_pause (GST_FANOUT_PAD (l->data));
     g_list_free_full (pads, gst_object_unref);
     gst_event_unref (event);
     return TRUE;
@@ -916,7 +1222,7 @@ gst_fanout_sink_event (GstPad *pad, GstObject *parent, GstEvent *event) noexcept
     GList *pads = gst_fanout_ref_src_pads (self);
     for (GList *l = pads; l; l = l->next) {
       gst_pad_push_event (GST_PAD_CAST (l->data), gst_event_ref (event));
-      GST_FANOUT_PAD (l->data)->priv->reader.resume_task ();
+      gst_fanout_pad_resume (GST_FANOUT_PAD (l->data));
     }
     g_list_free_full (pads, gst_object_unref);
     gst_event_unref (event);
@@ -933,15 +1239,123 @@ gst_fanout_sink_event (GstPad *pad, GstObject *parent, GstEvent *event) noexcept
   return gst_pad_event_default (pad, parent, event);
 }
 
+/* Keeps in @agg the metas that @q (one reader's answer) also has, with
+ * equal parameters (GStreamer 1.22 has no way to merge two sets). */
+static void
+gst_fanout_intersect_metas (GstQuery *agg, GstQuery *q) noexcept
+{
+  for (guint i = 0; i < gst_query_get_n_allocation_metas (agg);) {
+    const GstStructure *ap = nullptr, *qp = nullptr;
+    GType api = gst_query_parse_nth_allocation_meta (agg, i, &ap);
+    guint qi;
+    bool keep = gst_query_find_allocation_meta (q, api, &qi);
+    if (keep) {
+      gst_query_parse_nth_allocation_meta (q, qi, &qp);
+      keep = (!ap && !qp) || (ap && qp && gst_structure_is_equal (ap, qp));
+    }
+    if (keep)
+      i++;
+    else
+      gst_query_remove_nth_allocation_meta (agg, i);
+  }
+}
+
+/* The ALLOCATION query, aggregated over the linked readers as tee does:
+ * the largest size, the largest min (plus one with several readers), no
+ * pool (pool = NULL: a downstream pool is never proposed upstream, readers
+ * hold buffers for long), the largest alignment, prefix and padding, and
+ * only the metas every reader accepts. An unlinked reader, or one whose
+ * query fails, fails the whole query unless allow-not-linked. */
+static gboolean
+gst_fanout_query_allocation (GstFanout *self, GstQuery *query) noexcept
+{
+  GST_OBJECT_LOCK (self);
+  const gboolean allow = self->priv->allow_not_linked;
+  GST_OBJECT_UNLOCK (self);
+  GstCaps *caps = nullptr;
+  gst_query_parse_allocation (query, &caps, nullptr);
+
+  GstAllocationParams params;
+  gst_allocation_params_init (&params);
+  guint size = 0, min = 0, n = 0;
+  gboolean ok = TRUE;
+  GstQuery *agg = gst_query_new_allocation (caps, FALSE); /* the metas */
+  GList *pads = gst_fanout_ref_src_pads (self);
+  for (GList *l = pads; l && ok; l = l->next) {
+    GstPad *pad = GST_PAD_CAST (l->data);
+    GstPad *peer = gst_pad_get_peer (pad);
+    if (!peer) {
+      GST_DEBUG_OBJECT (pad, "not linked: %s", allow ? "ignored" : "failing");
+      ok = allow;
+      continue;
+    }
+    GstQuery *q = gst_query_new_allocation (caps, FALSE);
+    const gboolean res = gst_pad_query (peer, q);
+    gst_object_unref (peer);
+    if (!res) {
+      GST_DEBUG_OBJECT (pad, "allocation query failed: %s",
+                        allow ? "ignored" : "failing");
+      gst_query_unref (q);
+      ok = allow;
+      continue;
+    }
+    for (guint i = 0; i < gst_query_get_n_allocation_params (q); i++) {
+      GstAllocationParams p;
+      gst_query_parse_nth_allocation_param (q, i, nullptr, &p);
+      params.align = MAX (params.align, p.align);
+      params.prefix = MAX (params.prefix, p.prefix);
+      params.padding = MAX (params.padding, p.padding);
+    }
+    if (gst_query_get_n_allocation_pools (q) > 0) {
+      guint psize, pmin;
+      gst_query_parse_nth_allocation_pool (q, 0, nullptr, &psize, &pmin,
+                                           nullptr);
+      size = MAX (size, psize);
+      min = MAX (min, pmin);
+    }
+    if (n == 0) {
+      for (guint i = 0; i < gst_query_get_n_allocation_metas (q); i++) {
+        const GstStructure *mp = nullptr;
+        GType api = gst_query_parse_nth_allocation_meta (q, i, &mp);
+        gst_query_add_allocation_meta (agg, api, mp);
+      }
+    } else {
+      gst_fanout_intersect_metas (agg, q);
+    }
+    n++;
+    gst_query_unref (q);
+  }
+  g_list_free_full (pads, gst_object_unref);
+
+  if (ok) {
+    if (n > 1)
+      min++; /* as tee: one more, so no reader's thread starves */
+    if (params.align || params.prefix || params.padding)
+      gst_query_add_allocation_param (query, nullptr, &params);
+    if (size)
+      gst_query_add_allocation_pool (query, nullptr, size, min, 0);
+    for (guint i = 0; i < gst_query_get_n_allocation_metas (agg); i++) {
+      const GstStructure *mp = nullptr;
+      GType api = gst_query_parse_nth_allocation_meta (agg, i, &mp);
+      gst_query_add_allocation_meta (query, api, mp);
+    }
+    GST_DEBUG_OBJECT (
+        self,
+        "allocation over %u readers: size %u min %u align %" G_GSIZE_FORMAT
+        " prefix %" G_GSIZE_FORMAT " padding %" G_GSIZE_FORMAT ", %u metas",
+        n, size, min, params.align, params.prefix, params.padding,
+        gst_query_get_n_allocation_metas (agg));
+  }
+  gst_query_unref (agg);
+  return ok;
+}
+
 static gboolean
 gst_fanout_sink_query (GstPad *pad, GstObject *parent, GstQuery *query) noexcept
 {
   switch (GST_QUERY_TYPE (query)) {
   case GST_QUERY_ALLOCATION:
-    /* Not forwarded: readers may hold buffers for a long time, so no
-     * downstream pool is proposed upstream. Upstream allocates its own. */
-    GST_DEBUG_OBJECT (parent, "allocation query answered without a pool");
-    return TRUE;
+    return gst_fanout_query_allocation (GST_FANOUT (parent), query);
   default:
     /* caps, accept-caps (proxied to the readers' peers), the rest. */
     return gst_pad_query_default (pad, parent, query);
@@ -962,7 +1376,7 @@ gst_fanout_src_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode,
 
   gstfanout::GMutexLock l (&fpad->priv->join_lock);
   if (!active) {
-    fpad->priv->reader.stop_task ();
+    gst_fanout_pad_stop (fpad);
     return TRUE;
   }
   if (fpad->priv->released || !gst_pad_is_linked (pad)
@@ -982,15 +1396,22 @@ gst_fanout_src_link (GstPad *pad, GstObject *parent, GstPad *peer) noexcept
    * (which clears FLUSHING and sets the mode before calling us) and
    * deactivation (which sets FLUSHING first). */
   gstfanout::GMutexLock l (&fpad->priv->join_lock);
-  if (self && GST_PAD_MODE (pad) == GST_PAD_MODE_PUSH
-      && !GST_PAD_IS_FLUSHING (pad) && !fpad->priv->released
-      && !fpad->priv->reader.running ())
+  if (!self || GST_PAD_MODE (pad) != GST_PAD_MODE_PUSH
+      || GST_PAD_IS_FLUSHING (pad) || fpad->priv->released)
+    return GST_PAD_LINK_OK;
+  /* A reader that failed (or was disconnected) starts afresh on its new
+   * peer, at its start position. */
+  if (fpad->priv->reader.failed () || fpad->priv->reader.ended ()) {
+    GST_DEBUG_OBJECT (pad, "re-linked after it ended: rejoining");
+    gst_fanout_pad_stop (fpad);
+  }
+  if (!fpad->priv->reader.running ())
     gst_fanout_pad_join (self, fpad);
   return GST_PAD_LINK_OK;
 }
 
-/* Joins the ring at the pad's start position and starts its task: when the
- * pad is active and linked, whichever comes last. */
+/* Joins the ring at the pad's start position and starts the pad's task:
+ * when the pad is active and linked, whichever comes last. join_lock held. */
 static gboolean
 gst_fanout_pad_join (GstFanout *self, GstFanoutPad *fpad) noexcept
 {
@@ -1003,8 +1424,12 @@ gst_fanout_pad_join (GstFanout *self, GstFanoutPad *fpad) noexcept
   if (!ring)
     goto no_ring;
   fpad->priv->reader.set_max_lag_time (max_lag);
-  if (!fpad->priv->reader.start_task (ring))
+  if (!fpad->priv->reader.join (ring))
     goto no_reader;
+  if (!gst_pad_start_task (pad, gst_fanout_pad_loop, fpad, nullptr)) {
+    fpad->priv->reader.leave ();
+    goto no_reader;
+  }
   return TRUE;
 
   /* ERRORS */
@@ -1104,6 +1529,12 @@ _GstFanoutPadPrivate::removed (PadReader &r, gstfanout::RemoveReason reason,
                     gst_flow_get_name (flow));
   g_signal_emit (fanout, gst_fanout_signals[SIGNAL_READER_REMOVED], 0, r.pad (),
                  gstfanout::remove_reason_nick (reason));
+}
+
+void
+_GstFanoutPadPrivate::state_changed (PadReader &r) noexcept
+{
+  gst_fanout_update_flow (fanout);
 }
 
 /* ----------------------------------------------------------- child proxy */

@@ -406,19 +406,4 @@ Channel::has_writer () const noexcept
   return st_->writer != nullptr;
 }
 
-guint64
-Channel::session () const noexcept
-{
-  std::lock_guard<std::mutex> lk (registry ().lock);
-  return st_->session;
-}
-
-guint
-channel_registry_size () noexcept
-{
-  Registry &r = registry ();
-  std::lock_guard<std::mutex> lk (r.lock);
-  return r.map.size ();
-}
-
 } // namespace gstfanout

@@ -46,7 +46,7 @@ struct ChannelWriterCallbacks {
    * upstream from the writer's sink pad. */
   void (*upstream_event) (GstElement *writer, GstEvent *event) noexcept;
   /* A reader element joined / left the channel while @writer was attached.
-   * @reason is a static string, remove_reason_nick () of gstfanoutcommon.h:
+   * @reason is a static string, remove_reason_nick () of gstfanoutreader.h:
    * "released" (the reader stopped), "lapped" (lag-policy=disconnect),
    * "not-negotiated", "error" (its downstream failed) or "no-memory". */
   void (*reader_added) (GstElement *writer, GstElement *reader) noexcept;
@@ -137,8 +137,6 @@ public:
   /* The reader elements attached now (new references), for stats. */
   std::vector<ObjRef<GstElement>> readers () const noexcept;
   bool has_writer () const noexcept;
-  /* Incremented each time a writer attaches (0: never had one). */
-  guint64 session () const noexcept;
 
   Channel (const Channel &) = delete;
   Channel &operator= (const Channel &) = delete;
@@ -152,8 +150,5 @@ private:
   const std::string name_;
   State *st_;
 };
-
-/* Number of channels in the registry (tests and stats). Any thread. */
-guint channel_registry_size () noexcept;
 
 } // namespace gstfanout

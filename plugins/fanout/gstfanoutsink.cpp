@@ -46,7 +46,8 @@
 #include <string>
 
 #include "gstfanoutchannel.h"
-#include "gstfanoutcommon.h"
+#include "gstfanouttypes.h"
+#include "gstfanoutwriter.h"
 
 using namespace gstfanout;
 

@@ -54,7 +54,8 @@
 #include <string>
 
 #include "gstfanoutchannel.h"
-#include "gstfanoutcommon.h"
+#include "gstfanoutreader.h"
+#include "gstfanouttypes.h"
 
 using namespace gstfanout;
 
@@ -781,15 +782,6 @@ GstFanoutSrcPrivate::removed (PadReader &r, RemoveReason reason,
 
 /* --- the task --------------------------------------------------------- */
 
-/* Called from the task itself, so the pad's task exists and stays: no pad
- * lock (gst_task_get_state () takes the task's own, uncontended). */
-static bool
-gst_fanout_src_task_paused (GstPad *pad) noexcept
-{
-  GstTask *task = GST_PAD_TASK (pad);
-  return task && gst_task_get_state (task) == GST_TASK_PAUSED;
-}
-
 /* Waits for a writer; false when the task must not go on (it is then
  * paused). */
 static bool
@@ -876,7 +868,7 @@ gst_fanout_src_loop (gpointer data) noexcept
       /* acquire: pairs with the release store under task_lock */
       if (priv->interrupt.load (std::memory_order_acquire))
         goto pause;
-      ok = priv->reader.start_task (ring);
+      ok = priv->reader.join (ring);
     }
     if (!ok)
       goto no_memory;
@@ -893,21 +885,28 @@ gst_fanout_src_loop (gpointer data) noexcept
     }
   }
 
-  priv->reader.iterate ();
-
-  /* iterate () pauses the task when the writer's ring flushes (a flush or
-   * a writer going down): wait for the end, then go on reading */
-  if (G_UNLIKELY (gst_fanout_src_task_paused (self->srcpad))
-      && !priv->interrupt.load (std::memory_order_acquire)
-      && !priv->ended.load (std::memory_order_acquire)) {
-    if (!priv->channel->wait_not_flushing (priv->interrupt))
-      return;
-    GMutexLock l (&priv->task_lock);
-    if (priv->playing && !priv->interrupt.load (std::memory_order_acquire)
-        && !priv->ended.load (std::memory_order_acquire)) {
-      GST_DEBUG_OBJECT (self, "writer flush over: reading on");
-      gst_pad_start_task (self->srcpad, gst_fanout_src_loop, self, nullptr);
+  switch (priv->reader.iterate ()) {
+  case PadReader::Step::Continue:
+    return;
+  case PadReader::Step::Flushing:
+    /* The writer's ring flushes (a flush or a writer going down): wait for
+     * the end, then go on reading. acquire: see above. */
+    if (priv->interrupt.load (std::memory_order_acquire)
+        || priv->ended.load (std::memory_order_acquire)
+        || !priv->channel->wait_not_flushing (priv->interrupt))
+      goto pause;
+    {
+      GMutexLock l (&priv->task_lock);
+      if (priv->playing && !priv->interrupt.load (std::memory_order_acquire)
+          && !priv->ended.load (std::memory_order_acquire)) {
+        GST_DEBUG_OBJECT (self, "writer flush over: reading on");
+        return;
+      }
     }
+    goto pause;
+  case PadReader::Step::Interrupted:
+  case PadReader::Step::Ended:
+    goto pause;
   }
   return;
 
@@ -954,7 +953,10 @@ gst_fanout_src_interrupt (GstFanoutSrc *self, bool stop) noexcept
   priv->reader.wake ();
   /* 2. stop the task and wait for it, then free the cursor */
   if (stop) {
-    priv->reader.stop_task ();
+    priv->reader.interrupt ();
+    gst_pad_stop_task (self->srcpad);
+    priv->reader.leave ();
+    priv->reader.interrupt_done ();
     priv->joined = false;
   }
 }

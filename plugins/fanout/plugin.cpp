@@ -14,6 +14,8 @@
 #include <gst/gst.h>
 
 #include "gstfanout.h"
+#include "gstfanoutshmsink.h"
+#include "gstfanoutshmsrc.h"
 #include "gstfanoutsink.h"
 #include "gstfanoutsrc.h"
 #include "gstpayloadbatch.h"
@@ -27,6 +29,8 @@ plugin_init (GstPlugin *plugin) noexcept
   ret |= GST_ELEMENT_REGISTER (fanout, plugin);
   ret |= GST_ELEMENT_REGISTER (fanoutsink, plugin);
   ret |= GST_ELEMENT_REGISTER (fanoutsrc, plugin);
+  ret |= GST_ELEMENT_REGISTER (fanoutshmsink, plugin);
+  ret |= GST_ELEMENT_REGISTER (fanoutshmsrc, plugin);
 
   return ret;
 }

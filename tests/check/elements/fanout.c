@@ -318,6 +318,13 @@ signals_clear (Signals *s, GstElement *e)
   g_cond_clear (&s->cond);
 }
 
+static GstFlowReturn
+drop_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  gst_buffer_unref (buf);
+  return GST_FLOW_OK;
+}
+
 /* ------------------------------------------------------------------ tests */
 
 GST_START_TEST (test_request_pad_naming)
@@ -750,6 +757,7 @@ GST_START_TEST (test_downstream_flushing_branch)
   Seen seen = { 0 };
   GstPad *pad;
   GstBuffer *b;
+  gulong probe;
   gint64 end;
 
   push (in, 0, TRUE);
@@ -758,8 +766,8 @@ GST_START_TEST (test_downstream_flushing_branch)
   g_mutex_init (&seen.lock);
   g_cond_init (&seen.cond);
   pad = reader_pad (r);
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, barrier_probe,
-                     &seen, NULL);
+  probe = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                             barrier_probe, &seen, NULL);
   push (in, 1, TRUE);
   push (in, 2, TRUE);
   push_barrier (in);
@@ -777,8 +785,13 @@ GST_START_TEST (test_downstream_flushing_branch)
   gst_buffer_unref (b);
   push_barrier (in);
   wait_barrier (other);
+  /* r's probe has seen this barrier too: nothing more passes it until the
+   * probe is removed, and it must be before seen.lock is cleared (the
+   * reader's task still pushes events at teardown). */
+  wait_barrier (r);
   fail_unless_equals_int (gst_harness_buffers_received (other), 4);
   fail_unless_equals_int (gst_harness_buffers_received (r), 2);
+  gst_pad_remove_probe (pad, probe);
   gst_object_unref (pad);
   g_mutex_clear (&seen.lock);
   g_cond_clear (&seen.cond);
@@ -1306,21 +1319,562 @@ GST_START_TEST (test_caps_queries)
 
 GST_END_TEST;
 
-GST_START_TEST (test_allocation_query_not_forwarded)
+/* ------------------------------------------------ allocation, as tee */
+
+/* What a hand-made reader peer answers to an ALLOCATION query. */
+typedef struct {
+  gboolean fail;
+  guint size, min;
+  gsize align, prefix, padding;
+  GType metas[3];
+  GstStructure *params[3]; /* of metas[i], may be NULL; owned */
+} AllocAnswer;
+
+static gboolean
+answer_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  AllocAnswer *a = g_object_get_data (G_OBJECT (pad), "answer");
+  GstAllocationParams params;
+  guint i;
+
+  if (GST_QUERY_TYPE (query) != GST_QUERY_ALLOCATION)
+    return gst_pad_query_default (pad, parent, query);
+  if (a->fail)
+    return FALSE;
+  gst_allocation_params_init (&params);
+  params.align = a->align;
+  params.prefix = a->prefix;
+  params.padding = a->padding;
+  gst_query_add_allocation_param (query, NULL, &params);
+  if (a->size) {
+    /* a downstream pool: fanout must never hand it upstream */
+    GstBufferPool *pool = gst_buffer_pool_new ();
+    gst_query_add_allocation_pool (query, pool, a->size, a->min, 0);
+    gst_object_unref (pool);
+  }
+  for (i = 0; i < G_N_ELEMENTS (a->metas) && a->metas[i]; i++)
+    gst_query_add_allocation_meta (query, a->metas[i], a->params[i]);
+  return TRUE;
+}
+
+/* A reader of @e linked to a bare sink pad answering with @a. */
+static GstPad *
+answering_reader (GstElement *e, AllocAnswer *a, GstPad **sink)
+{
+  GstPad *pad = gst_element_request_pad_simple (e, "src_%u");
+  *sink = gst_pad_new ("sink", GST_PAD_SINK);
+  g_object_set_data (G_OBJECT (*sink), "answer", a);
+  gst_pad_set_query_function (*sink, answer_query);
+  gst_pad_set_chain_function (*sink, drop_chain);
+  fail_unless_equals_int (gst_pad_link (pad, *sink), GST_PAD_LINK_OK);
+  return pad;
+}
+
+static GstQuery *
+query_allocation (GstElement *e, gboolean expect)
+{
+  GstPad *sink = gst_element_get_static_pad (e, "sink");
+  GstCaps *caps = gst_caps_from_string (RAW_CAPS);
+  GstQuery *q = gst_query_new_allocation (caps, TRUE);
+  fail_unless_equals_int (gst_pad_query (sink, q), expect);
+  gst_caps_unref (caps);
+  gst_object_unref (sink);
+  return q;
+}
+
+static void
+answer_clear (AllocAnswer *a)
+{
+  guint i;
+  for (i = 0; i < G_N_ELEMENTS (a->params); i++)
+    if (a->params[i])
+      gst_structure_free (a->params[i]);
+}
+
+/* Aggregated over the linked readers as tee 1.22 does: largest size and
+ * min (plus one for several readers), no pool, the largest alignment,
+ * prefix and padding, only the metas every reader accepts (with equal
+ * parameters). */
+GST_START_TEST (test_allocation_query_aggregated)
+{
+  GstElement *e = gst_element_factory_make ("fanout", NULL);
+  AllocAnswer a = { FALSE, 1000, 2, 7, 16, 0 },
+              b = { FALSE, 2000, 1, 15, 0, 32 };
+  GstPad *pa, *pb, *sa, *sb;
+  GstQuery *q;
+  GstBufferPool *pool = NULL;
+  GstAllocationParams params;
+  const GstStructure *mp;
+  guint size, min, max, idx;
+
+  a.metas[0] = GST_VIDEO_META_API_TYPE;
+  a.metas[1] = GST_VIDEO_CROP_META_API_TYPE;
+  a.metas[2] = GST_VIDEO_AFFINE_TRANSFORMATION_META_API_TYPE;
+  a.params[2] = gst_structure_new ("p", "v", G_TYPE_INT, 1, NULL);
+  b.metas[0] = GST_VIDEO_AFFINE_TRANSFORMATION_META_API_TYPE;
+  b.params[0] = gst_structure_new ("p", "v", G_TYPE_INT, 1, NULL);
+  b.metas[1] = GST_VIDEO_META_API_TYPE;
+  pa = answering_reader (e, &a, &sa);
+
+  /* one reader: its answer, without its pool */
+  q = query_allocation (e, TRUE);
+  fail_unless_equals_int (gst_query_get_n_allocation_pools (q), 1);
+  gst_query_parse_nth_allocation_pool (q, 0, &pool, &size, &min, &max);
+  fail_unless (pool == NULL);
+  fail_unless_equals_int (size, 1000);
+  fail_unless_equals_int (min, 2);
+  fail_unless_equals_int (gst_query_get_n_allocation_metas (q), 3);
+  gst_query_unref (q);
+
+  /* two readers */
+  pb = answering_reader (e, &b, &sb);
+  q = query_allocation (e, TRUE);
+  fail_unless_equals_int (gst_query_get_n_allocation_pools (q), 1);
+  gst_query_parse_nth_allocation_pool (q, 0, &pool, &size, &min, &max);
+  fail_unless (pool == NULL);
+  fail_unless_equals_int (size, 2000);
+  fail_unless_equals_int (min, 3);
+  fail_unless_equals_int (gst_query_get_n_allocation_params (q), 1);
+  gst_query_parse_nth_allocation_param (q, 0, NULL, &params);
+  fail_unless_equals_int (params.align, 15);
+  fail_unless_equals_int (params.prefix, 16);
+  fail_unless_equals_int (params.padding, 32);
+  fail_unless_equals_int (gst_query_get_n_allocation_metas (q), 2);
+  fail_unless (
+      gst_query_find_allocation_meta (q, GST_VIDEO_META_API_TYPE, NULL));
+  fail_unless (
+      !gst_query_find_allocation_meta (q, GST_VIDEO_CROP_META_API_TYPE, NULL));
+  fail_unless (gst_query_find_allocation_meta (
+      q, GST_VIDEO_AFFINE_TRANSFORMATION_META_API_TYPE, &idx));
+  gst_query_parse_nth_allocation_meta (q, idx, &mp);
+  fail_unless (mp != NULL && gst_structure_is_equal (mp, a.params[2]));
+  gst_query_unref (q);
+
+  /* different parameters: 1.22 cannot merge them, the meta is dropped */
+  gst_structure_set (b.params[0], "v", G_TYPE_INT, 2, NULL);
+  q = query_allocation (e, TRUE);
+  fail_unless_equals_int (gst_query_get_n_allocation_metas (q), 1);
+  fail_unless (
+      gst_query_find_allocation_meta (q, GST_VIDEO_META_API_TYPE, NULL));
+  gst_query_unref (q);
+
+  gst_element_release_request_pad (e, pa);
+  gst_element_release_request_pad (e, pb);
+  gst_object_unref (pa);
+  gst_object_unref (pb);
+  gst_object_unref (sa);
+  gst_object_unref (sb);
+  answer_clear (&a);
+  answer_clear (&b);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+/* A failing or unlinked reader fails the query unless allow-not-linked
+ * (the default) lets it be ignored. */
+GST_START_TEST (test_allocation_query_failing_reader)
+{
+  GstElement *e = gst_element_factory_make ("fanout", NULL);
+  AllocAnswer good = { FALSE, 500, 1 }, bad = { TRUE };
+  GstPad *pg, *pb, *sg, *sb, *unlinked;
+  GstQuery *q;
+  guint size, min;
+
+  pg = answering_reader (e, &good, &sg);
+  pb = answering_reader (e, &bad, &sb);
+  q = query_allocation (e, TRUE);
+  gst_query_parse_nth_allocation_pool (q, 0, NULL, &size, &min, NULL);
+  fail_unless_equals_int (size, 500);
+  fail_unless_equals_int (min, 1); /* one reader answered */
+  gst_query_unref (q);
+
+  g_object_set (e, "allow-not-linked", FALSE, NULL);
+  gst_query_unref (query_allocation (e, FALSE));
+  bad.fail = FALSE;
+  gst_query_unref (query_allocation (e, TRUE));
+
+  unlinked = gst_element_request_pad_simple (e, "src_%u");
+  gst_query_unref (query_allocation (e, FALSE));
+  g_object_set (e, "allow-not-linked", TRUE, NULL);
+  gst_query_unref (query_allocation (e, TRUE));
+
+  gst_element_release_request_pad (e, unlinked);
+  gst_element_release_request_pad (e, pg);
+  gst_element_release_request_pad (e, pb);
+  gst_object_unref (unlinked);
+  gst_object_unref (pg);
+  gst_object_unref (pb);
+  gst_object_unref (sg);
+  gst_object_unref (sb);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+/* Isolation with a pooled upstream (as v4l2src's few buffers): a reader
+ * stalled while holding a pooled buffer, and the ring keeping every item
+ * until it is overwritten, never leave upstream's pool dry. Buffers are
+ * held (zero-copy) while the pool has room, copied otherwise. */
+GST_START_TEST (test_pooled_upstream_never_runs_dry)
+{
+  GstHarness *in = new_input (0, RAW_CAPS);
+  GstHarness *stalled = new_reader (in), *r = new_reader (in);
+  GstBufferPool *pool = gst_buffer_pool_new ();
+  GstStructure *config = gst_buffer_pool_get_config (pool);
+  GstBufferPoolAcquireParams ap = { 0 };
+  GstBuffer *first = NULL;
+  Gate gate;
+  guint i, n = 100;
+
+  gst_buffer_pool_config_set_params (config, NULL, 16, 0, 4);
+  fail_unless (gst_buffer_pool_set_config (pool, config));
+  fail_unless (gst_buffer_pool_set_active (pool, TRUE));
+  ap.flags = GST_BUFFER_POOL_ACQUIRE_FLAG_DONTWAIT;
+  gate_close (&gate, stalled);
+
+  for (i = 0; i < n; i++) {
+    GstBuffer *b = NULL, *o;
+    guint8 byte;
+    /* the writer's source never waits for a buffer: none is missing */
+    fail_unless (gst_buffer_pool_acquire_buffer (pool, &b, &ap) == GST_FLOW_OK,
+                 "the pool ran dry at buffer %u", i);
+    gst_buffer_memset (b, 0, (guint8)i, 16);
+    GST_BUFFER_PTS (b) = i * 10 * GST_MSECOND;
+    if (i == 0)
+      first = b; /* compared, not dereferenced */
+    fail_unless_equals_int (gst_harness_push (in, b), GST_FLOW_OK);
+    if (i == 0)
+      gate_wait_blocked (&gate); /* holds buffer 0 in its push */
+    /* the other reader keeps going, in order, with the data */
+    o = gst_harness_pull (r);
+    fail_unless (o != NULL);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (o), i * 10 * GST_MSECOND);
+    gst_buffer_extract (o, 0, &byte, 1);
+    fail_unless_equals_int (byte, (guint8)i);
+    if (i == 0)
+      fail_unless (o == first, "zero-copy while the pool has room");
+    gst_buffer_unref (o);
+  }
+  /* all but the two held ones were copied */
+  fail_unless_equals_uint64 (ring_u64 (in->element, "pool-copies"), n - 2);
+
+  gate_clear (&gate);
+  push_barrier (in);
+  wait_barrier (stalled);
+  fail_unless_equals_int (gst_harness_buffers_received (stalled), n);
+  gst_harness_teardown (stalled);
+  gst_harness_teardown (r);
+  gst_harness_teardown (in);
+  fail_unless (gst_buffer_pool_set_active (pool, FALSE));
+  gst_object_unref (pool);
+}
+
+GST_END_TEST;
+
+/* ------------------------------------------------- flow returns, as tee */
+
+GST_START_TEST (test_allow_not_linked)
+{
+  GstHarness *in = new_input (0, RAW_CAPS);
+  GstHarness *r;
+  GstPad *unlinked;
+  gboolean allow;
+  guint64 written;
+
+  /* fanout's default, unlike tee's: no reader is fine */
+  g_object_get (in->element, "allow-not-linked", &allow, NULL);
+  fail_unless (allow);
+  push (in, 0, TRUE);
+  written = ring_u64 (in->element, "written");
+
+  g_object_set (in->element, "allow-not-linked", FALSE, NULL);
+  fail_unless_equals_int (gst_harness_push (in, make_buffer (1, TRUE)),
+                          GST_FLOW_NOT_LINKED);
+  unlinked = gst_element_request_pad_simple (in->element, "src_%u");
+  fail_unless_equals_int (gst_harness_push (in, make_buffer (2, TRUE)),
+                          GST_FLOW_NOT_LINKED);
+  /* still published: the ring has every buffer */
+  fail_unless_equals_uint64 (ring_u64 (in->element, "written"), written + 2);
+
+  r = new_reader (in);
+  push (in, 3, TRUE);
+  gst_harness_teardown (r); /* releases its pad */
+  fail_unless_equals_int (gst_harness_push (in, make_buffer (4, TRUE)),
+                          GST_FLOW_NOT_LINKED);
+  g_object_set (in->element, "allow-not-linked", TRUE, NULL);
+  push (in, 5, TRUE);
+
+  gst_element_release_request_pad (in->element, unlinked);
+  gst_object_unref (unlinked);
+  gst_harness_teardown (in);
+}
+
+GST_END_TEST;
+
+/* A linked reader whose downstream answers NOT_LINKED counts as not linked
+ * (as tee) once its push returned: the result reaches the writer one
+ * buffer later (fanout is asynchronous). */
+GST_START_TEST (test_not_linked_downstream_returned)
 {
   GstHarness *in = new_input (0, RAW_CAPS);
   GstHarness *r = new_reader (in);
-  GstCaps *caps = gst_caps_from_string (RAW_CAPS);
-  GstQuery *q = gst_query_new_allocation (caps, TRUE);
+  GstPad *pad = reader_pad (r);
+  gulong id;
 
-  /* the reader would propose a meta and an allocator */
-  gst_harness_add_propose_allocation_meta (r, GST_VIDEO_META_API_TYPE, NULL);
-  fail_unless (gst_pad_peer_query (in->srcpad, q));
-  fail_unless_equals_int (gst_query_get_n_allocation_pools (q), 0);
-  fail_unless_equals_int (gst_query_get_n_allocation_metas (q), 0);
-  fail_unless_equals_int (gst_query_get_n_allocation_params (q), 0);
-  gst_query_unref (q);
-  gst_caps_unref (caps);
+  g_object_set (in->element, "allow-not-linked", FALSE, NULL);
+  id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, fail_flow_probe,
+                          GINT_TO_POINTER (GST_FLOW_NOT_LINKED), NULL);
+  /* unchecked: the reader may push (and fail) before the chain returns,
+   * so even this call may already report it */
+  gst_harness_push (
+      in, make_buffer (0, TRUE)); /* the reader has not answered yet */
+  push_barrier (in);
+  wait_barrier (r);
+  fail_unless_equals_int (gst_harness_push (in, make_buffer (1, TRUE)),
+                          GST_FLOW_NOT_LINKED);
+  gst_pad_remove_probe (pad, id);
+  gst_harness_push (in, make_buffer (2, TRUE)); /* either answer */
+  push_barrier (in);
+  wait_barrier (r);
+  push (in, 3, TRUE);
+  gst_object_unref (pad);
+  gst_harness_teardown (r);
+  gst_harness_teardown (in);
+}
+
+GST_END_TEST;
+
+/* When every reader failed on a fatal flow, the chain returns it (as
+ * queue); a failed reader retries at the next keyframe and recovers when
+ * its downstream does. */
+GST_START_TEST (test_fatal_flow_when_every_reader_failed)
+{
+  GstHarness *in = new_input (0, H264_CAPS);
+  GstHarness *a = new_reader (in), *b = new_reader (in);
+  GstPad *pa = reader_pad (a), *pb = reader_pad (b);
+  GstBus *bus = gst_bus_new ();
+  Signals sig;
+  GstBuffer *got;
+  gulong ida;
+
+  signals_connect (&sig, in->element);
+  gst_element_set_bus (in->element, bus);
+  ida = gst_pad_add_probe (pa, GST_PAD_PROBE_TYPE_BUFFER, fail_flow_probe,
+                           GINT_TO_POINTER (GST_FLOW_ERROR), NULL);
+  gst_pad_add_probe (pb, GST_PAD_PROBE_TYPE_BUFFER, fail_flow_probe,
+                     GINT_TO_POINTER (GST_FLOW_NOT_NEGOTIATED), NULL);
+  /* unchecked: the reader may push (and fail) before the chain returns,
+   * so even this call may already report it */
+  gst_harness_push (in, make_buffer (0, TRUE));
+  signals_wait_removed (&sig, 2);
+  /* the last one to fail gives the flow */
+  fail_unless (gst_harness_push (in, make_buffer (1, FALSE)) < GST_FLOW_EOS);
+
+  /* a's downstream recovers: deltas are skipped, the keyframe goes */
+  gst_pad_remove_probe (pa, ida);
+  gst_harness_push (in, make_buffer (2, FALSE));
+  gst_harness_push (in, make_buffer (3, TRUE));
+  got = gst_harness_pull (a);
+  fail_unless (got != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (got), 30 * GST_MSECOND);
+  fail_unless (GST_BUFFER_FLAG_IS_SET (got, GST_BUFFER_FLAG_DISCONT));
+  gst_buffer_unref (got);
+  push_barrier (in);
+  wait_barrier (a);
+  push (in, 4, FALSE);
+  got = gst_harness_pull (a);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (got), 40 * GST_MSECOND);
+  gst_buffer_unref (got);
+  /* one warning per failure, none per retry */
+  push_barrier (in);
+  wait_barrier (b);
+  fail_unless_equals_int (sig.removed_calls, 2);
+  {
+    guint warnings = 0;
+    GstMessage *m;
+    while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING))) {
+      warnings++;
+      gst_message_unref (m);
+    }
+    fail_unless_equals_int (warnings, 2);
+  }
+
+  signals_clear (&sig, in->element);
+  gst_element_set_bus (in->element, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pa);
+  gst_object_unref (pb);
+  gst_harness_teardown (a);
+  gst_harness_teardown (b);
+  gst_harness_teardown (in);
+}
+
+GST_END_TEST;
+
+/* A failed reader whose pad is linked again starts afresh at once, at its
+ * start position (the newest keyframe in the ring), without waiting for a
+ * new keyframe. */
+GST_START_TEST (test_relink_restarts_failed_reader)
+{
+  GstHarness *in = new_input (0, H264_CAPS);
+  GstHarness *r = new_reader (in);
+  GstPad *pad = reader_pad (r);
+  Signals sig;
+  GstBuffer *got;
+  gulong id;
+
+  signals_connect (&sig, in->element);
+  id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, fail_flow_probe,
+                          GINT_TO_POINTER (GST_FLOW_ERROR), NULL);
+  /* unchecked: the reader may push (and fail) before the chain returns,
+   * so even this call may already report it */
+  gst_harness_push (in, make_buffer (0, TRUE));
+  signals_wait_removed (&sig, 1);
+  gst_harness_push (in, make_buffer (1, FALSE));
+  gst_pad_remove_probe (pad, id);
+  fail_unless (gst_pad_unlink (pad, r->sinkpad));
+  fail_unless_equals_int (gst_pad_link (pad, r->sinkpad), GST_PAD_LINK_OK);
+  got = gst_harness_pull (r);
+  fail_unless (got != NULL);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (got), 0);
+  gst_buffer_unref (got);
+  got = gst_harness_pull (r);
+  fail_unless_equals_uint64 (GST_BUFFER_PTS (got), 10 * GST_MSECOND);
+  gst_buffer_unref (got);
+  push (in, 2, FALSE);
+
+  signals_clear (&sig, in->element);
+  gst_object_unref (pad);
+  gst_harness_teardown (r);
+  gst_harness_teardown (in);
+}
+
+GST_END_TEST;
+
+/* tee's other properties: has-chain and pull-mode are refused with a
+ * warning when they ask for pulling; alloc-pad is kept, no effect. */
+GST_START_TEST (test_tee_properties)
+{
+  GstElement *e = gst_element_factory_make ("fanout", NULL);
+  GstElement *p;
+  GstPad *pad, *foreign = gst_pad_new ("src", GST_PAD_SRC), *got = NULL;
+  gboolean has_chain = FALSE;
+  gint mode = -1;
+  GError *err = NULL;
+
+  ASSERT_WARNING (g_object_set (e, "has-chain", FALSE, NULL));
+  g_object_get (e, "has-chain", &has_chain, NULL);
+  fail_unless (has_chain);
+  ASSERT_WARNING (
+      gst_util_set_object_arg (G_OBJECT (e), "pull-mode", "single"));
+  g_object_get (e, "pull-mode", &mode, NULL);
+  fail_unless_equals_int (mode, 0);
+
+  pad = gst_element_request_pad_simple (e, "src_%u");
+  g_object_set (e, "alloc-pad", pad, NULL);
+  g_object_get (e, "alloc-pad", &got, NULL);
+  fail_unless (got == pad);
+  gst_object_unref (got);
+  g_object_set (e, "alloc-pad", foreign, NULL); /* not ours: ignored */
+  g_object_get (e, "alloc-pad", &got, NULL);
+  fail_unless (got == pad);
+  gst_object_unref (got);
+  gst_element_release_request_pad (e, pad);
+  g_object_get (e, "alloc-pad", &got, NULL);
+  fail_unless (got == NULL);
+  gst_object_unref (pad);
+  gst_object_unref (foreign);
+  gst_object_unref (e);
+
+  /* a tee launch line with fanout in its place */
+  p = gst_parse_launch ("fakesrc num-buffers=3 ! fanout allow-not-linked=true "
+                        "has-chain=true pull-mode=never name=t "
+                        "t. ! fakesink t. ! fakesink",
+                        &err);
+  fail_unless (p != NULL && err == NULL);
+  gst_object_unref (p);
+}
+
+GST_END_TEST;
+
+/* gst_element_add_pad refuses the new pad (a pad of that name exists) and
+ * drops it: the error path must not touch it afterwards. */
+GST_START_TEST (test_request_pad_add_failed)
+{
+  GstElement *e = gst_element_factory_make ("fanout", NULL);
+  GstPad *squat = gst_pad_new ("src_3", GST_PAD_SRC), *pad = NULL, *next;
+  gint n;
+
+  fail_unless (gst_element_add_pad (e, squat));
+  ASSERT_CRITICAL (pad = gst_element_request_pad_simple (e, "src_3"));
+  fail_unless (pad == NULL);
+  fail_unless (gst_element_remove_pad (e, squat));
+  next = gst_element_request_pad_simple (e, "src_%u");
+  fail_unless (next != NULL);
+  g_object_get (e, "num-src-pads", &n, NULL);
+  fail_unless_equals_int (n, 1);
+  gst_element_release_request_pad (e, next);
+  gst_object_unref (next);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
+typedef struct {
+  GstElement *element;
+  gint stop;
+  gint cycles;
+} Cycler;
+
+/* Requests a reader, links every other one, releases it: tee's
+ * gst_harness_stress_requestpad_start, with a cycle count. */
+static gpointer
+cycle_thread (gpointer data)
+{
+  Cycler *c = data;
+  while (!g_atomic_int_get (&c->stop)) {
+    GstPad *pad = gst_element_request_pad_simple (c->element, "src_%u");
+    GstPad *sink = NULL;
+    fail_unless (pad != NULL);
+    if (g_atomic_int_get (&c->cycles) % 2) {
+      sink = gst_pad_new ("sink", GST_PAD_SINK);
+      gst_pad_set_chain_function (sink, drop_chain);
+      gst_pad_set_active (sink, TRUE);
+      gst_pad_link (pad, sink);
+    }
+    gst_element_release_request_pad (c->element, pad);
+    gst_object_unref (pad);
+    if (sink) {
+      gst_pad_set_active (sink, FALSE);
+      gst_object_unref (sink);
+    }
+    g_atomic_int_inc (&c->cycles);
+  }
+  return NULL;
+}
+
+/* At least 2000 request/release cycles (valgrind too) while buffers flow
+ * at full speed: no critical (fatal in gstcheck), no leak (valgrind
+ * setup), the steady reader loses nothing. */
+GST_START_TEST (test_request_pads_stress)
+{
+  GstHarness *in = new_input (64, RAW_CAPS);
+  GstHarness *r = new_reader (in);
+  Cycler c = { in->element, 0, 0 };
+  GThread *t = g_thread_new ("cycler", cycle_thread, &c);
+  guint i;
+  gint n;
+
+  for (i = 0; g_atomic_int_get (&c.cycles) < 2000; i++)
+    push (in, i, TRUE);
+  g_atomic_int_set (&c.stop, 1);
+  g_thread_join (t);
+  push_barrier (in);
+  wait_barrier (r);
+  fail_unless_equals_uint64 (pad_u64 (r, "pushed") + pad_u64 (r, "dropped"), i);
+  g_object_get (in->element, "num-src-pads", &n, NULL);
+  fail_unless_equals_int (n, 1);
   gst_harness_teardown (r);
   gst_harness_teardown (in);
 }
@@ -1495,13 +2049,6 @@ GST_START_TEST (test_release_while_pushing)
 }
 
 GST_END_TEST;
-
-static GstFlowReturn
-drop_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
-{
-  gst_buffer_unref (buf);
-  return GST_FLOW_OK;
-}
 
 GST_START_TEST (test_request_release_cycles_while_streaming)
 {
@@ -1841,7 +2388,16 @@ fanout_suite (void)
   tcase_add_test (tc, test_eos);
   tcase_add_test (tc, test_flush);
   tcase_add_test (tc, test_caps_queries);
-  tcase_add_test (tc, test_allocation_query_not_forwarded);
+  tcase_add_test (tc, test_allocation_query_aggregated);
+  tcase_add_test (tc, test_allocation_query_failing_reader);
+  tcase_add_test (tc, test_pooled_upstream_never_runs_dry);
+  tcase_add_test (tc, test_allow_not_linked);
+  tcase_add_test (tc, test_not_linked_downstream_returned);
+  tcase_add_test (tc, test_fatal_flow_when_every_reader_failed);
+  tcase_add_test (tc, test_relink_restarts_failed_reader);
+  tcase_add_test (tc, test_tee_properties);
+  tcase_add_test (tc, test_request_pad_add_failed);
+  tcase_add_test (tc, test_request_pads_stress);
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_stats_structure);
   tcase_add_test (tc, test_capacity_zero_refused);

@@ -64,17 +64,39 @@ pick_ports() {
   done
 }
 
-# wait_bound PROTO PORT: polls until something listens there (the real
-# "receiver ready" signal), up to STEP seconds.
+# wait_bound PROTO PORT [NAME...]: polls until something listens there (the
+# real "receiver ready" signal), up to STEP seconds; fails at once, with
+# that process's last lines, when one of the background processes NAME
+# (receiver/ffmpeg_receiver names, or "srv") has exited meanwhile.
 wait_bound() {
-  local i
+  local i proto=$1 port=$2 n pid
+  shift 2
   for ((i = 0; i < STEP * 10; i++)); do
-    if [ -n "$(ss -Hln"$1" "sport = :$2")" ]; then
+    if [ -n "$(ss -Hln"$proto" "sport = :$port")" ]; then
       return 0
     fi
+    for n in "$@"; do
+      eval "pid=\$pid_$n"
+      if ! kill -0 "$pid" 2>/dev/null; then
+        echo "$n exited before port $port was bound:"
+        dump "$work/$n.log"
+        return 1
+      fi
+    done
     sleep 0.1
   done
   return 1
+}
+
+# stop_background: the sender failed, so nothing will arrive: end the
+# receivers now rather than let each wait out its STEP-second timeout.
+sender_failed=0
+stop_background() {
+  local p
+  sender_failed=1
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null
+  done
 }
 
 # receiver NAME ENCODING PORT: recipe 05 in the background, WANT frames.
@@ -99,7 +121,10 @@ ffmpeg_receiver() {
 expect() {
   local pid
   eval "pid=\$pid_$1"
-  if wait "$pid"; then
+  if [ "$sender_failed" = 1 ]; then
+    wait "$pid" 2>/dev/null
+    fail "$1 not checked: the sender failed (above)"
+  elif wait "$pid"; then
     echo "ok: $1 decoded $WANT frames"
   else
     fail "$1 did not decode $WANT frames (exit $?)"
@@ -117,6 +142,7 @@ sender() {
   else
     fail "$recipe exited $?"
     dump "$work/$name.log"
+    stop_background
   fi
 }
 
@@ -136,8 +162,8 @@ case "$check" in
     ffmpeg_receiver r1 -protocol_whitelist file,udp,rtp \
       -i "$(sdp_copy 01-reader-1.sdp $((base + 2)))"
     receiver r2 h264 $((base + 4))
-    if ! { wait_bound u "$base" && wait_bound u $((base + 2)) \
-      && wait_bound u $((base + 4)); }; then
+    if ! { wait_bound u "$base" r0 && wait_bound u $((base + 2)) r1 \
+      && wait_bound u $((base + 4)) r2; }; then
       fail "receivers did not bind"
     fi
     for i in 0 2; do
@@ -155,8 +181,8 @@ case "$check" in
     receiver r0 ts "$base"
     ffmpeg_receiver r1 -i "rtp://127.0.0.1:$((base + 2))"
     receiver r2 ts $((base + 4))
-    if ! { wait_bound u "$base" && wait_bound u $((base + 2)) \
-      && wait_bound u $((base + 4)); }; then
+    if ! { wait_bound u "$base" r0 && wait_bound u $((base + 2)) r1 \
+      && wait_bound u $((base + 4)) r2; }; then
       fail "receivers did not bind"
     fi
     sender send 01-camera-to-rtp-fanout.sh PORT="$base" FORMAT=ts
@@ -168,7 +194,7 @@ case "$check" in
     receiver r0 jpeg "$base"
     ffmpeg_receiver r1 -protocol_whitelist file,udp,rtp \
       -i "$(sdp_copy 02-mjpeg.sdp $((base + 2)))"
-    if ! { wait_bound u "$base" && wait_bound u $((base + 2)); }; then
+    if ! { wait_bound u "$base" r0 && wait_bound u $((base + 2)) r1; }; then
       fail "receivers did not bind"
     fi
     sender send 02-camera-mjpeg-passthrough.sh PORT="$base"
@@ -180,7 +206,7 @@ case "$check" in
     # worth) although the recording reader runs at a third of the rate.
     WANT=$((SENT - 30))
     receiver udp h264 "$base"
-    wait_bound u "$base" || fail "receiver did not bind"
+    wait_bound u "$base" udp || fail "receiver did not bind"
     sender send 03-mixed-readers-slow-recording.sh PORT="$base" \
       RECORDING="$work/rec.mkv" PREVIEW=fakesink SLOW_US=100000
     expect udp
@@ -206,7 +232,7 @@ case "$check" in
   04)
     WANT=$((SENT / 2))
     receiver udp h264 "$base"
-    wait_bound u "$base" || fail "receiver did not bind"
+    wait_bound u "$base" udp || fail "receiver did not bind"
     sender send 04-two-pipelines-one-process.sh PORT="$base" \
       RECORDING="$work/rec.mkv"
     expect udp
@@ -229,7 +255,7 @@ case "$check" in
     # The receiver alone, against a stock sender (no gst-fanout element), so
     # a broken receiver is told apart from a broken sender.
     receiver r0 h264 "$base"
-    wait_bound u "$base" || fail "receiver did not bind"
+    wait_bound u "$base" r0 || fail "receiver did not bind"
     if timeout "$STEP" gst-launch-1.0 -q videotestsrc is-live=true \
       num-buffers="$SENT" ! video/x-raw,width=320,height=240 \
       ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 \
@@ -253,11 +279,14 @@ case "$check" in
     FANOUT_RTSP_SERVER=$server PORT="$base" DURATION=$((STEP * 2)) \
       "$recipes/06-rtsp-server-and-players.sh" >"$work/server.log" 2>&1 &
     srv=$!
+    # shellcheck disable=SC2034 # read by wait_bound (eval pid_$name)
+    pid_server=$srv
     pids+=("$srv")
-    wait_bound t "$base" || {
+    if ! wait_bound t "$base" server; then
+      # No client can connect: fail now, with the server's last lines.
       fail "server did not listen on $base"
-      dump "$work/server.log"
-    }
+      exit 1
+    fi
     url="rtsp://127.0.0.1:$base/live"
     # gst-play-1.0's path, as a pipeline: rtspsrc (UDP), decode WANT frames.
     # Judged by what reached fakesink, not by gst-launch's exit status:

@@ -203,12 +203,14 @@ GST_START_TEST (test_list_devices)
 GST_END_TEST;
 
 /* Reads a spawned server's stdout up to its ffplay line (it serves from
- * then on). Returns the first "Serving" URL, or NULL; @ffplay: whether the
- * ffplay line came. */
+ * then on). Returns the first "Serving" URL, or NULL when the server exits
+ * first (end of its output), and then fails the test at once with the
+ * server's last lines; @ffplay: whether the ffplay line came. */
 static gchar *
 read_serving_url (GDataInputStream *out, gboolean *ffplay)
 {
   gchar *line, *url = NULL;
+  GString *seen = g_string_new (NULL);
 
   *ffplay = FALSE;
   while (!*ffplay
@@ -216,8 +218,14 @@ read_serving_url (GDataInputStream *out, gboolean *ffplay)
     if (!url && g_str_has_prefix (line, "Serving "))
       url = g_strdup (line + 8);
     *ffplay = strstr (line, "ffplay") != NULL;
+    g_string_append_printf (seen, "%s\n", line);
+    if (seen->len > 4096)
+      g_string_erase (seen, 0, seen->len - 4096);
     g_free (line);
   }
+  fail_unless (url != NULL, "the server exited before serving; its output:\n%s",
+               seen->str);
+  g_string_free (seen, TRUE);
   return url;
 }
 
@@ -228,7 +236,7 @@ GST_START_TEST (test_defaults_and_sigterm)
 {
   GError *err = NULL;
   GSubprocess *proc = g_subprocess_new (
-      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &err,
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, &err,
       server_binary (), "--port", "0", "--address", "127.0.0.1", NULL);
   GDataInputStream *out;
   gchar *url;

@@ -450,6 +450,81 @@ GST_START_TEST (test_relay)
 
 GST_END_TEST;
 
+/* The value of @name{mount="/live"} in the server's metrics. */
+static guint64
+metric_value (TestServer *ts, const gchar *name)
+{
+  gchar *text = fanout_server_get_metrics (ts->server);
+  gchar *key = g_strdup_printf ("%s{mount=\"/live\"} ", name);
+  const gchar *at = strstr (text, key);
+  guint64 v;
+
+  fail_unless (at != NULL, "no %s in the metrics", key);
+  v = g_ascii_strtoull (at + strlen (key), NULL, 10);
+  g_free (key);
+  g_free (text);
+  return v;
+}
+
+/* Joins faster than the key-unit interval (a storm: a join every 20 ms)
+ * force at most one keyframe per interval, and every joining isolated
+ * client still starts on a keyframe (its first RTP packet is SPS, IDR or a
+ * STAP-A with them). */
+GST_START_TEST (test_isolated_join_storm_bounded_keyframes)
+{
+  static const gchar *args[] = { "--source",
+                                 SOURCE,
+                                 "--mount",
+                                 "/live=cam,codec=h264,gop=10,bitrate=600",
+                                 "--mode",
+                                 "isolated",
+                                 "--key-unit-interval",
+                                 "300",
+                                 NULL };
+  const guint joins = 30;
+  TestServer *ts = test_server_start (args);
+  gchar *url = test_server_url (ts, "/live");
+  TestClient *a = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  guint64 k0, k1, bound;
+  gint64 t0, t1;
+  guint i;
+
+  fail_unless (test_client_wait_frames (a, 10, 60));
+  k0 = metric_value (ts, "fanout_key_unit_requests_total");
+  t0 = g_get_monotonic_time ();
+  for (i = 0; i < joins; i++) {
+    RawRtsp *r = raw_rtsp_connect (fanout_server_get_port (ts->server));
+    guint16 seq = 0;
+    guint32 rtptime = 0;
+    guint8 nal = 0;
+
+    fail_unless_equals_int (raw_rtsp_play_tcp (r, url, NULL), 200);
+    fail_unless (read_first_rtp (r, &seq, &rtptime, &nal));
+    fail_unless (nal == 7 || nal == 5 || nal == 24,
+                 "join %u: first NAL type %u", i, nal);
+    raw_rtsp_free (r);
+    g_usleep (20 * 1000);
+  }
+  t1 = g_get_monotonic_time ();
+  k1 = metric_value (ts, "fanout_key_unit_requests_total");
+  /* One per started interval, and one for a request still deferred. */
+  bound = (guint64)((t1 - t0) / (300 * 1000)) + 2;
+  g_printerr ("%u joins in %.2f s: %" G_GUINT64_FORMAT
+              " keyframes forced (bound %" G_GUINT64_FORMAT ")\n",
+              joins, (t1 - t0) / 1e6, k1 - k0, bound);
+  fail_unless (k1 - k0 <= bound,
+               "%" G_GUINT64_FORMAT " keyframes forced for %u joins in "
+               "%.2f s (at most %" G_GUINT64_FORMAT ")",
+               k1 - k0, joins, (t1 - t0) / 1e6, bound);
+  /* The steady client kept receiving through the storm. */
+  fail_unless (a->error == NULL, "steady client: %s", a->error);
+  test_client_free (a);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
 static Suite *
 server_clients_suite (void)
 {
@@ -474,6 +549,7 @@ server_clients_suite (void)
   tcase_add_test (tc, test_isolated_stalled_tcp_client);
   tcase_add_test (tc, test_shared_many_clients);
   tcase_add_test (tc, test_isolated_many_clients);
+  tcase_add_test (tc, test_isolated_join_storm_bounded_keyframes);
   return s;
 }
 
