@@ -499,7 +499,8 @@ GST_START_TEST (test_isolated_join_storm_bounded_keyframes)
     guint8 nal = 0;
 
     fail_unless_equals_int (raw_rtsp_play_tcp (r, url, NULL), 200);
-    fail_unless (read_first_rtp (r, &seq, &rtptime, &nal));
+    fail_unless (read_first_rtp (r, &seq, &rtptime, &nal),
+                 "join %u: no RTP within 30 s of its PLAY", i);
     fail_unless (nal == 7 || nal == 5 || nal == 24,
                  "join %u: first NAL type %u", i, nal);
     raw_rtsp_free (r);
