@@ -147,6 +147,40 @@ log_line (const Server *s, const char *fmt, ...)
   g_free (msg);
 }
 
+std::string
+redact (const std::string &s)
+{
+  /* scheme://user:PASSWORD@ and NAME-pw=VALUE, NAME "quoted" or not */
+  static GRegex *const url
+      = g_regex_new ("([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\\s\"']*):[^@/\\s\"']*@",
+                     G_REGEX_OPTIMIZE, (GRegexMatchFlags)0, nullptr);
+  static GRegex *const prop
+      = g_regex_new ("\\b((?:user|proxy)-pw|password|passwd)=(\\\\?\"[^\"]*\"|'"
+                     "[^']*'|[^\\s]+)",
+                     (GRegexCompileFlags)(G_REGEX_OPTIMIZE | G_REGEX_CASELESS),
+                     (GRegexMatchFlags)0, nullptr);
+  gchar *a = g_regex_replace (url, s.c_str (), -1, 0, "\\1:***@",
+                              (GRegexMatchFlags)0, nullptr);
+  gchar *b = a ? g_regex_replace (prop, a, -1, 0, "\\1=***",
+                                  (GRegexMatchFlags)0, nullptr)
+               : nullptr;
+  std::string r = b ? b : (a ? a : "***");
+  g_free (a);
+  g_free (b);
+  return r;
+}
+
+std::string
+log_safe (const char *s, gsize max)
+{
+  std::string r;
+  for (const char *p = s ? s : ""; *p && r.size () < max; p++)
+    r += (guchar)*p < 0x20 || *p == 0x7f ? '?' : *p;
+  if (s && strlen (s) > max)
+    r += "...";
+  return r;
+}
+
 /* ------------------------------------------------------------------ */
 /* Descriptions                                                        */
 
@@ -280,7 +314,7 @@ source_head (Source &s, std::string *head, GError **error) noexcept
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
                    "no element reads URI %s (source %s): install the plugin "
                    "for that protocol or use launch:PIPELINE",
-                   spec.c_str (), s.cfg.name.c_str ());
+                   redact (spec).c_str (), s.cfg.name.c_str ());
       return false;
     }
     /* clocksync paces files to the clock, as a camera would be. */
@@ -290,7 +324,7 @@ source_head (Source &s, std::string *head, GError **error) noexcept
   g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                "unknown source '%s' for %s: use test, v4l2[:DEVICE], "
                "rtsp://HOST/PATH, a URI (file:///...) or launch:PIPELINE",
-               spec.c_str (), s.cfg.name.c_str ());
+               redact (spec).c_str (), s.cfg.name.c_str ());
   return false;
 }
 
@@ -450,7 +484,8 @@ runner_start (Runner &r, GError **error) noexcept
   if (!p) {
     g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                  "%s: pipeline '%s' is not valid (%s): fix the description",
-                 r.label.c_str (), r.desc.c_str (), err ? err->message : "?");
+                 r.label.c_str (), redact (r.desc).c_str (),
+                 redact (err ? err->message : "?").c_str ());
     g_clear_error (&err);
     return false;
   }
@@ -515,7 +550,8 @@ runner_retry_cb (gpointer data) noexcept
   log_line (r->server, "%s: restarting (attempt %u)", r->label.c_str (),
             r->restarts);
   if (!runner_start (*r, &err)) {
-    log_line (r->server, "%s: %s", r->label.c_str (), err->message);
+    log_line (r->server, "%s: %s", r->label.c_str (),
+              redact (err->message).c_str ());
     g_error_free (err);
   }
   if (r->mount)
@@ -534,8 +570,8 @@ runner_fail (Runner &r, const char *why) noexcept
   if (r.got_buffer.load (std::memory_order_acquire)
       && ran > 10 * G_TIME_SPAN_SECOND)
     r.backoff_ms = kBackoffMinMs;
-  log_line (r.server, "%s: %s; retrying in %.1f s", r.label.c_str (), why,
-            r.backoff_ms / 1000.0);
+  log_line (r.server, "%s: %s; retrying in %.1f s", r.label.c_str (),
+            redact (why).c_str (), r.backoff_ms / 1000.0);
   GstElement *ring = gst_bin_get_by_name (GST_BIN (r.pipeline), "ring");
   if (ring) {
     GstPad *pad = gst_element_get_static_pad (ring, "sink");
@@ -622,8 +658,8 @@ source_start_and_wait (Source &s, GError **error) noexcept
         fix = "install the missing plugin";
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
                    "source %s (%s) failed to start: %s: %s",
-                   s.cfg.name.c_str (), s.cfg.spec.c_str (),
-                   err ? err->message : "unknown error", fix);
+                   s.cfg.name.c_str (), redact (s.cfg.spec).c_str (),
+                   redact (err ? err->message : "unknown error").c_str (), fix);
       g_clear_error (&err);
       g_free (dbg);
       gst_message_unref (m);
@@ -632,7 +668,7 @@ source_start_and_wait (Source &s, GError **error) noexcept
     g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
                  "source %s (%s) ended before its first frame: give a "
                  "source that produces video",
-                 s.cfg.name.c_str (), s.cfg.spec.c_str ());
+                 s.cfg.name.c_str (), redact (s.cfg.spec).c_str ());
     gst_message_unref (m);
     break;
   }
@@ -641,7 +677,7 @@ source_start_and_wait (Source &s, GError **error) noexcept
     g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
                  "source %s (%s) produced no frame in %d s: check that it "
                  "is reachable and produces video",
-                 s.cfg.name.c_str (), s.cfg.spec.c_str (),
+                 s.cfg.name.c_str (), redact (s.cfg.spec).c_str (),
                  (int)(kSourceStartTimeoutUs / G_TIME_SPAN_SECOND));
   return ok;
 }
@@ -1130,15 +1166,63 @@ unwatch_foreign (GstRTSPClient *client, GstRTSPSession *session,
   return GST_RTSP_FILTER_REMOVE;
 }
 
+/* The user name a request's Authorization header claims ("" if none). */
+static std::string
+claimed_user (GstRTSPMessage *request)
+{
+  gchar *h = nullptr;
+  if (!request
+      || gst_rtsp_message_get_header (request, GST_RTSP_HDR_AUTHORIZATION, &h,
+                                      0)
+             != GST_RTSP_OK
+      || !h)
+    return "";
+  if (g_ascii_strncasecmp (h, "Basic ", 6) == 0) {
+    gsize len = 0;
+    guchar *dec = g_base64_decode (h + 6, &len);
+    std::string up ((const char *)dec, len);
+    g_free (dec);
+    return up.substr (0, up.find (':'));
+  }
+  const char *u = strstr (h, "username=\"");
+  if (!u)
+    return "";
+  u += 10;
+  const char *e = strchr (u, '"');
+  return e ? std::string (u, e - u) : std::string ();
+}
+
 static void
-send_message_cb (GstRTSPClient *client, GstRTSPContext *, GstRTSPMessage *,
-                 gpointer) noexcept
+send_message_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                 GstRTSPMessage *msg, gpointer) noexcept
 {
   ClientState *cs = client_state (client);
   if (!cs)
     return;
   GList *gone = gst_rtsp_client_session_filter (client, unwatch_foreign, cs);
   g_list_free_full (gone, g_object_unref);
+  /* Every refused request is logged: client, user, method, path, status
+   * (what fail2ban reads). */
+  if (!msg || gst_rtsp_message_get_type (msg) != GST_RTSP_MESSAGE_RESPONSE
+      || msg->type_data.response.code < 400)
+    return;
+  GstRTSPMethod method = GST_RTSP_INVALID;
+  const gchar *uri = nullptr;
+  if (ctx && ctx->request
+      && gst_rtsp_message_get_type (ctx->request) == GST_RTSP_MESSAGE_REQUEST)
+    gst_rtsp_message_parse_request (ctx->request, &method, &uri, nullptr);
+  std::string user = ctx_user (ctx);
+  if (user.empty ()) {
+    user = claimed_user (ctx ? ctx->request : nullptr);
+    if (!user.empty () && msg->type_data.response.code == 401)
+      user += " (refused)";
+  }
+  log_line (cs->server, "client %s (user %s): %s %s: %d %s",
+            cs->address.c_str (),
+            user.empty () ? "-" : log_safe (user.c_str (), 64).c_str (),
+            method == GST_RTSP_INVALID ? "?" : gst_rtsp_method_as_text (method),
+            redact (log_safe (uri)).c_str (), msg->type_data.response.code,
+            gst_rtsp_status_as_text (msg->type_data.response.code));
 }
 
 static GstRTSPStatusCode
@@ -1982,6 +2066,52 @@ setup_mount (Server &s, Mount &m, GError **error)
   return true;
 }
 
+/* HTTP Basic with the --user users. */
+static gboolean
+http_auth_cb (SoupAuthDomain *, SoupServerMessage *, const char *user,
+              const char *password, gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  for (auto &[u, p] : s->cfg.users)
+    if (u == user && p == password)
+      return TRUE;
+  return FALSE;
+}
+
+/* Every refused or failed HTTP request is logged: client, method, path,
+ * user, status (what fail2ban reads). */
+static void
+http_finished_cb (SoupServer *, SoupServerMessage *msg, gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  guint status = soup_server_message_get_status (msg);
+  if (status < 400)
+    return;
+  GUri *uri = soup_server_message_get_uri (msg);
+  gchar *user
+      = s->http_auth ? soup_auth_domain_accepts (s->http_auth, msg) : nullptr;
+  std::string who = user ? log_safe (user, 64) : "-";
+  if (!user && s->http_auth) {
+    /* a refused login: the name it tried */
+    const char *h = soup_message_headers_get_one (
+        soup_server_message_get_request_headers (msg), "Authorization");
+    if (h && g_ascii_strncasecmp (h, "Basic ", 6) == 0) {
+      gsize len = 0;
+      guchar *dec = g_base64_decode (h + 6, &len);
+      std::string up ((const char *)dec, len);
+      g_free (dec);
+      who = log_safe (up.substr (0, up.find (':')).c_str (), 64) + " (refused)";
+    }
+  }
+  log_line (s, "http %s (user %s): %s %s: %u %s",
+            log_safe (soup_server_message_get_remote_host (msg), 64).c_str (),
+            who.c_str (),
+            log_safe (soup_server_message_get_method (msg), 16).c_str (),
+            log_safe (uri ? g_uri_get_path (uri) : "?").c_str (), status,
+            soup_status_get_phrase (status));
+  g_free (user);
+}
+
 gboolean
 fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
 {
@@ -2015,7 +2145,20 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
     s.http = soup_server_new ("server-header", "fanout-rtsp-server", nullptr);
     soup_server_add_handler (s.http, "/metrics", stats_http_cb, fs, nullptr);
     soup_server_add_handler (s.http, "/stats", stats_http_cb, fs, nullptr);
-    GInetAddress *ia = g_inet_address_new_from_string (s.cfg.address.c_str ());
+    if (!s.cfg.users.empty ()) {
+      /* The RTSP users, over Basic (what Prometheus scrapers speak). */
+      SoupAuthDomain *domain = soup_auth_domain_basic_new (
+          "realm", "fanout-rtsp-server", "auth-callback", http_auth_cb,
+          "auth-data", &s, nullptr);
+      soup_auth_domain_add_path (domain, "/metrics");
+      soup_auth_domain_add_path (domain, "/stats");
+      soup_server_add_auth_domain (s.http, domain);
+      s.http_auth = domain;
+    }
+    g_signal_connect (s.http, "request-finished", G_CALLBACK (http_finished_cb),
+                      &s);
+    GInetAddress *ia
+        = g_inet_address_new_from_string (s.cfg.http_address.c_str ());
     GSocketAddress *sa = g_inet_socket_address_new (ia, s.cfg.http_port);
     gboolean ok
         = soup_server_listen (s.http, sa, (SoupServerListenOptions)0, &err);
@@ -2026,7 +2169,7 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_BIND,
                    "cannot serve HTTP on %s port %d (%s): stop the program "
                    "using it or pick another with --http-port",
-                   s.cfg.address.c_str (), s.cfg.http_port,
+                   s.cfg.http_address.c_str (), s.cfg.http_port,
                    err ? err->message : "?");
       g_clear_error (&err);
       fanout_server_stop (fs);
@@ -2036,6 +2179,10 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
     if (uris)
       s.http_port = (guint)g_uri_get_port ((GUri *)uris->data);
     g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+    log_line (&s, "HTTP /metrics and /stats on %s port %u (%s)",
+              s.cfg.http_address.c_str (), s.http_port,
+              s.cfg.users.empty () ? "no authentication"
+                                   : "the --user users, Basic");
   }
 
   /* 2. Sources, each captured once; wait for their first frame. */
@@ -2096,8 +2243,8 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   g_source_attach (s.rtsp_source, s.context);
   for (auto &m : s.mounts)
     log_line (&s, "mount %s: source %s (%s), %s, %s", m->cfg.path.c_str (),
-              m->source->cfg.name.c_str (), m->source->cfg.spec.c_str (),
-              codec_name (m->codec),
+              m->source->cfg.name.c_str (),
+              redact (m->source->cfg.spec).c_str (), codec_name (m->codec),
               m->mode == Mode::Shared ? "shared" : "isolated");
   return TRUE;
 }
@@ -2119,6 +2266,12 @@ fanout_server_stop (FanoutServer *fs)
 {
   Server &s = fs->s;
   if (s.http) {
+    g_signal_handlers_disconnect_by_data (s.http, &s);
+    if (s.http_auth) {
+      soup_server_remove_auth_domain (s.http, s.http_auth);
+      g_object_unref (s.http_auth);
+      s.http_auth = nullptr;
+    }
     soup_server_disconnect (s.http);
     g_object_unref (s.http);
     s.http = nullptr;

@@ -72,6 +72,9 @@ struct _FanoutServerConfig {
   std::string address = "0.0.0.0";
   int port = 8554;
   int http_port = -1; /* -1: no HTTP */
+  /* /metrics and /stats listen here: loopback unless asked otherwise. */
+  std::string http_address = "127.0.0.1";
+  bool stats_addresses = false; /* client addresses in /stats */
   gstfanout::Mode mode = gstfanout::Mode::Isolated;
   int max_clients = 0;          /* 0: no limit; counts sessions */
   guint session_timeout_s = 60; /* RTSP session timeout */
@@ -264,6 +267,7 @@ struct Server {
   GSource *rtsp_source = nullptr;
   GSource *cleanup_source = nullptr; /* expires timed-out sessions */
   SoupServer *http = nullptr;
+  SoupAuthDomain *http_auth = nullptr; /* with --user */
   guint port = 0, http_port = 0;
   std::vector<std::unique_ptr<Source>> sources;
   std::vector<std::unique_ptr<Mount>> mounts;
@@ -279,6 +283,14 @@ struct Server {
   std::map<std::string, guint64> owners;
   guint64 next_conn = 1;
 };
+
+/* @s with the secrets it may carry replaced by "***": the password of
+ * every URL's user info (rtsp://cam:***@host/) and the values of
+ * user-pw=, proxy-pw=, password= settings in launch descriptions. */
+std::string redact (const std::string &s);
+/* @s fit for one log line: control characters become '?', at most @max
+ * bytes. */
+std::string log_safe (const char *s, gsize max = 200);
 
 /* Reads a numeric property of any integer type, 0 when absent. */
 guint64 get_uint_prop (gpointer obj, const char *name) noexcept;
