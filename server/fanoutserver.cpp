@@ -961,6 +961,22 @@ media_info_free (gpointer data) noexcept
   delete mi;
 }
 
+/* The source ended (it failed or reached its end, and is restarted): this
+ * media saw EOS and will not play again. Isolated: its frames stop, a newer
+ * media's may be published. New clients get another media (see
+ * retire_dead_medias). Its streaming thread. */
+static GstPadProbeReturn
+ringsrc_eos_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  auto *mi = static_cast<MediaInfo *> (data);
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  mi->ended.store (true, std::memory_order_release);
+  if (auto sender = mi->sender.lock ())
+    sender->detach (mi->media);
+  return GST_PAD_PROBE_OK;
+}
+
 static void
 media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
                     gpointer data) noexcept
@@ -978,6 +994,12 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
     return;
   }
   auto *mi = new MediaInfo{ m, media, ringsrc, false };
+  {
+    GstPad *rpad = gst_element_get_static_pad (ringsrc, "src");
+    gst_pad_add_probe (rpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                       ringsrc_eos_probe, mi, nullptr);
+    gst_object_unref (rpad);
+  }
   /* mi lives as long as the media object. */
   g_object_set_data_full (G_OBJECT (media), "fanout-media-info", mi,
                           media_info_free);
@@ -1225,6 +1247,39 @@ send_message_cb (GstRTSPClient *client, GstRTSPContext *ctx,
             gst_rtsp_status_as_text (msg->type_data.response.code));
 }
 
+static void factory_retire (GstRTSPMediaFactory *factory) noexcept;
+
+/* A media of @m that ended (its source failed and came back) or failed
+ * stays in gst-rtsp-server's cache while a client holds it: new clients
+ * would get that dead media (no frames, or 503). Before a request builds or
+ * finds the mount's media, a dead one is retired: the factory's key
+ * changes, the next construct builds a new media. */
+static void
+retire_dead_medias (Mount *m) noexcept
+{
+  bool retire = false;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    for (MediaInfo *mi : m->medias) {
+      if (mi->retired)
+        continue;
+      if (mi->ended.load (std::memory_order_acquire)
+          || gst_rtsp_media_get_status (mi->media)
+                 == GST_RTSP_MEDIA_STATUS_ERROR) {
+        mi->retired = true;
+        retire = true;
+      }
+    }
+  }
+  if (retire && m->factory) {
+    factory_retire (m->factory);
+    log_line (m->encoder.server,
+              "mount %s: its media ended with its source; new clients get a "
+              "new one",
+              m->cfg.path.c_str ());
+  }
+}
+
 static GstRTSPStatusCode
 pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
@@ -1233,6 +1288,7 @@ pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
       = cs && ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
   if (!m)
     return GST_RTSP_STS_OK;
+  retire_dead_medias (m);
   {
     /* This connection plays the mount already: it may describe it. */
     std::lock_guard<std::mutex> g (cs->server->lock);
@@ -1255,6 +1311,8 @@ pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   Mount *m = ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
   if (!m)
     return GST_RTSP_STS_OK;
+  /* (a SETUP without DESCRIBE found its media already: for the next ones) */
+  retire_dead_medias (m);
   if (ctx->session) {
     std::string id = session_id (ctx->session);
     std::lock_guard<std::mutex> g (cs->server->lock);
@@ -1815,6 +1873,12 @@ fanout_media_factory_class_init (FanoutMediaFactoryClass *klass)
 static void
 fanout_media_factory_init (FanoutMediaFactory *)
 {
+}
+
+static void
+factory_retire (GstRTSPMediaFactory *factory) noexcept
+{
+  g_atomic_int_inc (&FANOUT_MEDIA_FACTORY (factory)->generation);
 }
 
 static GstRTSPMediaFactory *

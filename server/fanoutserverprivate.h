@@ -184,6 +184,11 @@ struct MediaInfo {
   /* Isolated: the sender this media is attached to (detached when the
    * media unprepares or dies, whichever comes first). */
   std::weak_ptr<Sender> sender;
+  /* Its reader saw the source end (EOS: the writer failed or ended): the
+   * media is dead, even once the source is back. Set by the streaming
+   * thread, read by client threads: release/acquire. */
+  std::atomic<bool> ended{ false };
+  bool retired = false; /* new clients get another media (Mount::lock) */
 };
 
 struct Join {

@@ -1189,6 +1189,83 @@ GST_START_TEST (test_log_redaction)
 
 GST_END_TEST;
 
+/* ---------------------------------------------------------------- */
+/* 14.4: after a relay's source comes back, new clients are served   */
+/* whatever old clients do.                                          */
+
+static gboolean
+wait_metric (TestServer *ts, const gchar *line, guint timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + timeout_s * G_TIME_SPAN_SECOND;
+  while (g_get_monotonic_time () < end) {
+    gchar *m = fanout_server_get_metrics (ts->server);
+    gboolean found = strstr (m, line) != NULL;
+    g_free (m);
+    if (found)
+      return TRUE;
+    g_usleep (100 * 1000);
+  }
+  return FALSE;
+}
+
+static void
+check_relay_return (const gchar *mode)
+{
+  guint cam_port = find_port (NULL);
+  gchar *cam_port_s = g_strdup_printf ("%u", cam_port);
+  const gchar *cam_args[]
+      = { "--source", SOURCE, "--mount", MOUNT, "--port", cam_port_s, NULL };
+  gchar *spec = g_strdup_printf ("relay=rtsp://127.0.0.1:%u/live", cam_port);
+  const gchar *args[] = { "--source", spec, "--mode", mode, NULL };
+  TestServer *cam = test_server_start (cam_args);
+  TestServer *ts = test_server_start (args);
+  gchar *url = test_server_url (ts, "/live");
+  TestClient *old, *fresh;
+
+  old = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  fail_unless (test_client_wait_frames (old, 5, 60), "old client: %s",
+               old->error ? old->error : "no frames");
+  /* the camera goes away, and comes back on the same port */
+  test_server_stop (cam);
+  fail_unless (wait_metric (ts, "fanout_source_up{source=\"relay\"} 0\n", 30),
+               "the relay never saw its source go");
+  cam = test_server_start (cam_args);
+  fail_unless (
+      wait_metric (ts, "fanout_source_up{source=\"relay\"} 1\n", 60)
+          && !wait_metric (ts,
+                           "fanout_source_restarts_total{source=\"relay\"} "
+                           "0\n",
+                           0),
+      "the relay did not restart its source");
+  /* the old client lingers (connected, its session alive); a new one
+   * plays */
+  fresh = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  fail_unless (test_client_wait_frames (fresh, 10, 30),
+               "%s: a client after the source's return: %s", mode,
+               fresh->error ? fresh->error : "no frames");
+  test_client_free (fresh);
+  test_client_free (old);
+  g_free (url);
+  test_server_stop (ts);
+  test_server_stop (cam);
+  g_free (spec);
+  g_free (cam_port_s);
+}
+
+GST_START_TEST (test_isolated_relay_source_returns)
+{
+  check_relay_return ("isolated");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_shared_relay_source_returns)
+{
+  check_relay_return ("shared");
+}
+
+GST_END_TEST;
+
 static Suite *
 server_security_suite (void)
 {
@@ -1209,6 +1286,8 @@ server_security_suite (void)
   tcase_add_test (tc, test_metrics_strict);
   tcase_add_test (tc, test_http_address_auth_redaction);
   tcase_add_test (tc, test_log_redaction);
+  tcase_add_test (tc, test_isolated_relay_source_returns);
+  tcase_add_test (tc, test_shared_relay_source_returns);
   return s;
 }
 
