@@ -39,6 +39,8 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -1701,6 +1703,61 @@ pool_cleanup_cb (GstRTSPSessionPool *pool, gpointer) noexcept
   return G_SOURCE_CONTINUE;
 }
 
+/* Shared mode: gst-rtsp-server drops what a TCP client cannot take, but a
+ * client that took nothing for ~30 s was never served again while its
+ * session lived on, counted (issue 14.5). A connection whose kernel send
+ * queue never shrank for kStallTimeoutUs (the client reads nothing, or
+ * less than the stream) is closed: its sessions end with it. Isolated
+ * clients resync by themselves (fanoutsender). Server context. */
+static gboolean
+stall_check_cb (gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  gint64 now = g_get_monotonic_time ();
+  std::vector<std::pair<GstRTSPClient *, std::string>> stalled;
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    std::set<guint64> watched;
+    for (auto &[id, ss] : s->sessions)
+      if (ss.mount->mode == Mode::Shared && ss.transport == "tcp" && ss.play_us)
+        watched.insert (ss.conn);
+    for (ClientState *cs : s->clients) {
+      int outq = -1;
+      int fd = cs->socket ? g_socket_get_fd (cs->socket) : -1;
+      if (watched.count (cs->id) && fd >= 0 && ioctl (fd, SIOCOUTQ, &outq) < 0)
+        outq = -1;
+      /* A client that reads drains its queue now and then; one that
+       * does not only sees it grow (the kernel's send buffer grows to
+       * its limit) or stay. */
+      int prev = std::exchange (cs->stall_outq, outq);
+      if (outq <= 0 || outq < prev) {
+        cs->stall_since_us = 0;
+        continue;
+      }
+      if (!cs->stall_since_us) {
+        cs->stall_since_us = now;
+      } else if (now - cs->stall_since_us >= kStallTimeoutUs) {
+        cs->stall_since_us = 0;
+        try {
+          stalled.emplace_back (GST_RTSP_CLIENT (g_object_ref (cs->client)),
+                                cs->address);
+        } catch (const std::bad_alloc &) {
+          g_object_unref (cs->client);
+        }
+      }
+    }
+  }
+  for (auto &[client, address] : stalled) {
+    log_line (s,
+              "client %s took nothing for %" G_GINT64_FORMAT
+              " s (shared mode, TCP): disconnected",
+              address.c_str (), kStallTimeoutUs / G_TIME_SPAN_SECOND);
+    gst_rtsp_client_close (client);
+    g_object_unref (client);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
 /* gst-rtsp-server creates a session (its first SETUP): its timeout, and
  * this connection as its owner. */
 static void
@@ -1775,6 +1832,8 @@ client_connected_cb (GstRTSPServer *, GstRTSPClient *client,
     if (sock
         && !g_socket_set_option (sock, IPPROTO_TCP, TCP_NODELAY, 1, nullptr))
       GST_WARNING ("cannot set TCP_NODELAY");
+    if (sock)
+      cs->socket = G_SOCKET (g_object_ref (sock));
     GSocketAddress *addr
         = sock ? g_socket_get_remote_address (sock, nullptr) : nullptr;
     if (addr && G_IS_INET_SOCKET_ADDRESS (addr)) {
@@ -2304,6 +2363,9 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
                          nullptr);
   g_source_attach (s.cleanup_source, s.context);
   g_object_unref (pool);
+  s.stall_source = g_timeout_source_new (kStallCheckMs);
+  g_source_set_callback (s.stall_source, stall_check_cb, &s, nullptr);
+  g_source_attach (s.stall_source, s.context);
   g_source_attach (s.rtsp_source, s.context);
   for (auto &m : s.mounts)
     log_line (&s, "mount %s: source %s (%s), %s, %s", m->cfg.path.c_str (),
@@ -2340,11 +2402,12 @@ fanout_server_stop (FanoutServer *fs)
     g_object_unref (s.http);
     s.http = nullptr;
   }
-  if (s.cleanup_source) {
-    g_source_destroy (s.cleanup_source);
-    g_source_unref (s.cleanup_source);
-    s.cleanup_source = nullptr;
-  }
+  for (GSource **src : { &s.cleanup_source, &s.stall_source })
+    if (*src) {
+      g_source_destroy (*src);
+      g_source_unref (*src);
+      *src = nullptr;
+    }
   if (s.rtsp) {
     g_signal_handlers_disconnect_by_data (s.rtsp, &s);
     /* Clients first, then what is left of the sessions. A client's own

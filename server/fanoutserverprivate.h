@@ -105,6 +105,11 @@ static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
  * body whole before handling it). Ours are SET/GET_PARAMETER keep-alives,
  * empty or a few bytes; ANNOUNCE (record) is not served. */
 static const guint kMaxRequestBody = 64 * 1024;
+/* A shared-mode TCP client whose connection took nothing for this long is
+ * disconnected (gst-rtsp-server would keep its session and never serve it
+ * again); checked every kStallCheckMs. */
+static const gint64 kStallTimeoutUs = 10 * G_TIME_SPAN_SECOND;
+static const guint kStallCheckMs = 1000;
 /* Sessions one connection may hold at once (players use one per mount). */
 static const guint kMaxSessionsPerConnection = 8;
 /* The authenticated user's name in a GstRTSPToken. */
@@ -245,6 +250,17 @@ struct ClientState {
   guint64 id = 0;        /* connection number, never reused */
   std::string address;   /* IP:port */
   gint64 connected_us = 0;
+  /* Its socket (owned: its descriptor reads -1 once gst-rtsp-server has
+   * closed it) and the stall watch's last look at its send queue (server
+   * context, under Server::lock). */
+  GSocket *socket = nullptr;
+  int stall_outq = -1;
+  gint64 stall_since_us = 0;
+  ~ClientState ()
+  {
+    if (socket)
+      g_object_unref (socket);
+  }
 };
 
 /* One RTSP session set up on one mount (a session that sets up two mounts
@@ -271,6 +287,7 @@ struct Server {
   GstRTSPServer *rtsp = nullptr;
   GSource *rtsp_source = nullptr;
   GSource *cleanup_source = nullptr; /* expires timed-out sessions */
+  GSource *stall_source = nullptr;   /* drops stalled shared TCP clients */
   SoupServer *http = nullptr;
   SoupAuthDomain *http_auth = nullptr; /* with --user */
   guint port = 0, http_port = 0;

@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1266,6 +1267,53 @@ GST_START_TEST (test_shared_relay_source_returns)
 
 GST_END_TEST;
 
+/* ---------------------------------------------------------------- */
+/* 14.5: a stalled shared-mode TCP client is dropped.                */
+
+GST_START_TEST (test_shared_stalled_tcp_dropped)
+{
+  const gchar *args[]
+      = { "--source", SOURCE, "--mount", MOUNT, "--mode", "shared", NULL };
+  const gchar *protos[] = { "tcp", "udp", NULL };
+  TestServer *ts = test_server_start (args);
+  gchar *url = test_server_url (ts, "/live");
+  Viewer **v = viewers_start (url, 2, protos);
+  gint64 t0 = g_get_monotonic_time (), stall, end;
+  RawRtsp *r = raw_rtsp_connect (fanout_server_get_port (ts->server));
+  GSocket *sock = g_socket_connection_get_socket (r->conn);
+  gchar buf[65536];
+  gboolean closed = FALSE;
+
+  g_socket_set_option (sock, SOL_SOCKET, SO_RCVBUF, 4096, NULL);
+  fail_unless_equals_int (raw_rtsp_play_tcp (r, url, NULL), 200);
+  fail_unless_equals_int (wait_clients (ts, 3), 3);
+  /* It never reads from here on: dropped after 10 s without taking
+   * anything (its session ends with it). */
+  stall = g_get_monotonic_time ();
+  end = stall + 30 * G_TIME_SPAN_SECOND;
+  while (g_get_monotonic_time () < end && mount_clients (ts) != 2)
+    g_usleep (100 * 1000);
+  g_printerr ("stalled shared TCP client dropped after %.1f s\n",
+              (g_get_monotonic_time () - stall) / 1e6);
+  fail_unless_equals_int (mount_clients (ts), 2);
+  /* what it had buffered, then the end of the connection */
+  g_socket_set_timeout (sock, 5);
+  end = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  while (!closed && g_get_monotonic_time () < end) {
+    gssize n = g_socket_receive (sock, buf, sizeof buf, NULL, NULL);
+    if (n <= 0)
+      closed = TRUE;
+  }
+  fail_unless (closed, "the stalled client's connection stayed open");
+  viewers_check (v, (g_get_monotonic_time () - t0) / 1e6, "stalled");
+  viewers_free (v);
+  raw_rtsp_free (r);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
 static Suite *
 server_security_suite (void)
 {
@@ -1288,6 +1336,7 @@ server_security_suite (void)
   tcase_add_test (tc, test_log_redaction);
   tcase_add_test (tc, test_isolated_relay_source_returns);
   tcase_add_test (tc, test_shared_relay_source_returns);
+  tcase_add_test (tc, test_shared_stalled_tcp_dropped);
   return s;
 }
 
