@@ -395,6 +395,10 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
                    "bad stats-addresses '%s': use true or false", v);
       return false;
     }
+  } else if (key == "tls-cert") {
+    c->tls_cert = v;
+  } else if (key == "tls-key") {
+    c->tls_key = v;
   } else if (key == "session-timeout") {
     if (!parse_uint (v, 86400, &u) || u == 0) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
@@ -514,6 +518,12 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "ADDR" },
     { "stats-addresses", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
       (gpointer)option_cb, "List client addresses in /stats", nullptr },
+    { "tls-cert", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "Serve RTSPS (RTSP over TLS) with this PEM certificate (with "
+      "--tls-key)",
+      "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "The PEM private key of --tls-cert", "FILE" },
     { "session-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "End a session after this many seconds without a request, RTCP or "
       "keep-alive from its client (default 60; 5 s of grace)",

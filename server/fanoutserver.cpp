@@ -1991,8 +1991,25 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
       c.mounts.push_back (m);
     }
   }
-  if (!c.users.empty () && c.users.size () > 0) {
-    /* nothing to check beyond parsing */
+  if (!c.tls_cert.empty () || !c.tls_key.empty ()) {
+    GError *err = nullptr;
+    if (c.tls_cert.empty () || c.tls_key.empty ()) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "RTSPS needs both --tls-cert and --tls-key: give the "
+                   "missing one");
+      return nullptr;
+    }
+    s.tls = g_tls_certificate_new_from_files (c.tls_cert.c_str (),
+                                              c.tls_key.c_str (), &err);
+    if (!s.tls) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "cannot use --tls-cert %s / --tls-key %s (%s): give a PEM "
+                   "certificate and its private key",
+                   c.tls_cert.c_str (), c.tls_key.c_str (),
+                   err ? err->message : "?");
+      g_clear_error (&err);
+      return nullptr;
+    }
   }
   for (auto &sc : c.sources) {
     auto src = std::make_unique<Source> ();
@@ -2176,7 +2193,7 @@ setup_mount (Server &s, Mount &m, GError **error)
     gst_rtsp_media_factory_set_address_pool (f, pool);
     g_object_unref (pool);
   }
-  if (!s.cfg.users.empty ())
+  if (!s.cfg.users.empty () || s.tls)
     gst_rtsp_media_factory_add_role (
         f, "user", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
         GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, nullptr);
@@ -2322,8 +2339,26 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   }
 
   /* 3. Mounts (their codec may depend on what a source carries). */
+  if (s.cfg.basic && !s.tls)
+    log_line (nullptr, /* even with --quiet */
+              "WARNING: --auth basic sends every password in clear over "
+              "plain TCP: add --tls-cert/--tls-key (RTSPS), or use digest");
+  if (s.tls && s.cfg.users.empty ()) {
+    /* RTSPS for everyone: the auth object carries the certificate, and
+     * its default token lets anonymous clients in. */
+    GstRTSPAuth *auth = gst_rtsp_auth_new ();
+    gst_rtsp_auth_set_tls_certificate (auth, s.tls);
+    GstRTSPToken *token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE,
+                                              G_TYPE_STRING, "user", nullptr);
+    gst_rtsp_auth_set_default_token (auth, token);
+    gst_rtsp_token_unref (token);
+    gst_rtsp_server_set_auth (s.rtsp, auth);
+    g_object_unref (auth);
+  }
   if (!s.cfg.users.empty ()) {
     GstRTSPAuth *auth = gst_rtsp_auth_new ();
+    if (s.tls)
+      gst_rtsp_auth_set_tls_certificate (auth, s.tls);
     gst_rtsp_auth_set_supported_methods (
         auth, s.cfg.basic ? GST_RTSP_AUTH_BASIC : GST_RTSP_AUTH_DIGEST);
     for (auto &[user, pass] : s.cfg.users) {
@@ -2518,9 +2553,10 @@ fanout_server_get_url (FanoutServer *fs, const gchar *path)
   const char *host = (a == "0.0.0.0" || a == "::") ? "127.0.0.1" : a.c_str ();
   if (!path)
     path = fs->s.mounts.empty () ? "/" : fs->s.mounts[0]->cfg.path.c_str ();
+  const char *scheme = fs->s.tls ? "rtsps" : "rtsp";
   if (strchr (host, ':'))
-    return g_strdup_printf ("rtsp://[%s]:%u%s", host, fs->s.port, path);
-  return g_strdup_printf ("rtsp://%s:%u%s", host, fs->s.port, path);
+    return g_strdup_printf ("%s://[%s]:%u%s", scheme, host, fs->s.port, path);
+  return g_strdup_printf ("%s://%s:%u%s", scheme, host, fs->s.port, path);
 }
 
 guint

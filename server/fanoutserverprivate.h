@@ -74,7 +74,8 @@ struct _FanoutServerConfig {
   int http_port = -1; /* -1: no HTTP */
   /* /metrics and /stats listen here: loopback unless asked otherwise. */
   std::string http_address = "127.0.0.1";
-  bool stats_addresses = false; /* client addresses in /stats */
+  bool stats_addresses = false;  /* client addresses in /stats */
+  std::string tls_cert, tls_key; /* RTSPS: PEM files (both or none) */
   gstfanout::Mode mode = gstfanout::Mode::Isolated;
   int max_clients = 0;          /* 0: no limit; counts sessions */
   guint session_timeout_s = 60; /* RTSP session timeout */
@@ -290,6 +291,7 @@ struct Server {
   GSource *stall_source = nullptr;   /* drops stalled shared TCP clients */
   SoupServer *http = nullptr;
   SoupAuthDomain *http_auth = nullptr; /* with --user */
+  GTlsCertificate *tls = nullptr;      /* RTSPS (--tls-cert) */
   guint port = 0, http_port = 0;
   std::vector<std::unique_ptr<Source>> sources;
   std::vector<std::unique_ptr<Mount>> mounts;
@@ -304,6 +306,12 @@ struct Server {
    * request naming a session from another connection is refused. */
   std::map<std::string, guint64> owners;
   guint64 next_conn = 1;
+
+  ~Server ()
+  {
+    if (tls)
+      g_object_unref (tls);
+  }
 };
 
 /* @s with the secrets it may carry replaced by "***": the password of

@@ -17,6 +17,7 @@
 #endif
 
 #include <gst/check/gstcheck.h>
+#include <glib/gstdio.h>
 #include <gst/rtp/gstrtpbuffer.h>
 
 #include "serverutil.h"
@@ -1314,6 +1315,167 @@ GST_START_TEST (test_shared_stalled_tcp_dropped)
 
 GST_END_TEST;
 
+/* ---------------------------------------------------------------- */
+/* RTSPS: --tls-cert/--tls-key, a self-signed certificate.           */
+
+static void
+handoff_cb (GstElement *sink, GstBuffer *buf, GstPad *pad, gpointer data)
+{
+  g_atomic_int_inc ((gint *)data);
+}
+
+/* rtspsrc over rtsps:// (certificate not validated: self-signed): buffers
+ * depayloaded within @timeout_s, or -1 on error. */
+static gint
+rtsps_frames (const gchar *url, const gchar *user, guint want, guint timeout_s)
+{
+  gchar *auth = user ? g_strdup_printf (" user-id=%s user-pw=%s", user, user)
+                     : g_strdup ("");
+  gchar *desc = g_strdup_printf (
+      "rtspsrc location=%s protocols=tcp tls-validation-flags=0 latency=300%s "
+      "! rtph264depay ! fakesink name=sink signal-handoffs=true sync=false",
+      url, auth);
+  GstElement *p = gst_parse_launch (desc, NULL);
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (p), "sink");
+  GstBus *bus = gst_element_get_bus (p);
+  gint n = 0;
+  gint64 end = g_get_monotonic_time () + timeout_s * G_TIME_SPAN_SECOND;
+  gboolean failed = FALSE;
+
+  g_signal_connect (sink, "handoff", G_CALLBACK (handoff_cb), &n);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  while (!failed && (guint)g_atomic_int_get (&n) < want
+         && g_get_monotonic_time () < end) {
+    GstMessage *m
+        = gst_bus_timed_pop_filtered (bus, 50 * GST_MSECOND, GST_MESSAGE_ERROR);
+    if (m) {
+      failed = TRUE;
+      gst_message_unref (m);
+    }
+  }
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (sink);
+  gst_object_unref (p);
+  g_free (desc);
+  g_free (auth);
+  return failed ? -1 : g_atomic_int_get (&n);
+}
+
+GST_START_TEST (test_rtsps)
+{
+  gchar *dir = g_dir_make_tmp ("fanout-tls-XXXXXX", NULL);
+  gchar *cert = g_build_filename (dir, "cert.pem", NULL);
+  gchar *key = g_build_filename (dir, "key.pem", NULL);
+  gchar *openssl[] = { (gchar *)"openssl",
+                       (gchar *)"req",
+                       (gchar *)"-x509",
+                       (gchar *)"-newkey",
+                       (gchar *)"rsa:2048",
+                       (gchar *)"-nodes",
+                       (gchar *)"-keyout",
+                       key,
+                       (gchar *)"-out",
+                       cert,
+                       (gchar *)"-days",
+                       (gchar *)"1",
+                       (gchar *)"-subj",
+                       (gchar *)"/CN=127.0.0.1",
+                       NULL };
+  const gchar *args[]
+      = { "--source", SOURCE,      "--mount", MOUNT, "--tls-cert",
+          cert,       "--tls-key", key,       NULL };
+  const gchar *args_auth[]
+      = { "--source", SOURCE,      "--mount", MOUNT,    "--tls-cert",
+          cert,       "--tls-key", key,       "--user", "bob:bob",
+          "--auth",   "basic",     NULL };
+  gint status = -1;
+  TestServer *ts;
+  gchar *url, *plain, *out = NULL;
+  gint n;
+
+  fail_unless (g_spawn_sync (NULL, openssl, NULL,
+                             G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL
+                                 | G_SPAWN_STDERR_TO_DEV_NULL,
+                             NULL, NULL, NULL, NULL, &status, NULL)
+                   && status == 0,
+               "openssl could not make a certificate");
+  ts = test_server_start (args);
+  url = test_server_url (ts, "/live");
+  fail_unless (g_str_has_prefix (url, "rtsps://"), "%s", url);
+  /* rtspsrc, while a connection that never starts its handshake is open */
+  {
+    RawRtsp *idle = raw_rtsp_connect (fanout_server_get_port (ts->server));
+    n = rtsps_frames (url, NULL, 20, 60);
+    fail_unless (n >= 20, "rtspsrc over rtsps: %d buffers", n);
+    raw_rtsp_free (idle);
+  }
+  /* ffprobe (ffmpeg does not verify the certificate by default) */
+  {
+    gchar *ffprobe[] = { (gchar *)"timeout",
+                         (gchar *)"30",
+                         (gchar *)"ffprobe",
+                         (gchar *)"-v",
+                         (gchar *)"error",
+                         (gchar *)"-show_entries",
+                         (gchar *)"stream=codec_name,width",
+                         (gchar *)"-of",
+                         (gchar *)"default=noprint_wrappers=1",
+                         url,
+                         NULL };
+    fail_unless_equals_int (run_argv (ffprobe, &out), 0);
+    fail_unless (strstr (out, "codec_name=h264") != NULL, "%s", out);
+    fail_unless (strstr (out, "width=320") != NULL, "%s", out);
+    g_free (out);
+  }
+  /* plain RTSP on the TLS port gets nowhere */
+  plain = g_strdup_printf ("rtsp://%s", url + strlen ("rtsps://"));
+  {
+    RawRtsp *r = raw_rtsp_connect (fanout_server_get_port (ts->server));
+    g_socket_set_timeout (g_socket_connection_get_socket (r->conn), 5);
+    fail_if (raw_rtsp_request (r, "OPTIONS", plain, NULL, NULL) == 200);
+    raw_rtsp_free (r);
+  }
+  g_free (plain);
+  g_free (url);
+  test_server_stop (ts);
+
+  /* Basic authentication inside TLS */
+  ts = test_server_start (args_auth);
+  url = test_server_url (ts, "/live");
+  n = rtsps_frames (url, "bob", 10, 60);
+  fail_unless (n >= 10, "authenticated rtsps client: %d buffers", n);
+  g_free (url);
+  test_server_stop (ts);
+
+  g_unlink (cert);
+  g_unlink (key);
+  g_rmdir (dir);
+  g_free (cert);
+  g_free (key);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* --auth basic over plain TCP is warned about, loudly; not with TLS. */
+GST_START_TEST (test_basic_plain_warned)
+{
+  const gchar *args[]
+      = { "--source", SOURCE, "--mount", MOUNT,   "--port",  "0",
+          "--user",   "a:b",  "--auth",  "basic", "--quiet", NULL };
+  gchar *err = NULL;
+
+  run_server_binary (args, NULL, &err, 6);
+  fail_unless (strstr (err, "WARNING: --auth basic sends every password in "
+                            "clear over plain TCP")
+                   != NULL,
+               "%s", err);
+  g_free (err);
+}
+
+GST_END_TEST;
+
 static Suite *
 server_security_suite (void)
 {
@@ -1337,6 +1499,8 @@ server_security_suite (void)
   tcase_add_test (tc, test_isolated_relay_source_returns);
   tcase_add_test (tc, test_shared_relay_source_returns);
   tcase_add_test (tc, test_shared_stalled_tcp_dropped);
+  tcase_add_test (tc, test_rtsps);
+  tcase_add_test (tc, test_basic_plain_warned);
   return s;
 }
 
