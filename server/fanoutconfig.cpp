@@ -378,6 +378,31 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
       return false;
     }
     c->max_clients = (int)u;
+  } else if (key == "http-address") {
+    GInetAddress *ia = g_inet_address_new_from_string (v);
+    if (!ia) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --http-address '%s': use an IP address of this "
+                   "machine, e.g. 127.0.0.1 (the default) or 0.0.0.0",
+                   v);
+      return false;
+    }
+    g_object_unref (ia);
+    c->http_address = v;
+  } else if (key == "stats-addresses") {
+    if (g_str_equal (v, "true") || g_str_equal (v, "1"))
+      c->stats_addresses = true;
+    else if (g_str_equal (v, "false") || g_str_equal (v, "0"))
+      c->stats_addresses = false;
+    else {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad stats-addresses '%s': use true or false", v);
+      return false;
+    }
+  } else if (key == "tls-cert") {
+    c->tls_cert = v;
+  } else if (key == "tls-key") {
+    c->tls_key = v;
   } else if (key == "session-timeout") {
     if (!parse_uint (v, 86400, &u) || u == 0) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
@@ -487,6 +512,10 @@ option_cb (const gchar *option_name, const gchar *value, gpointer data,
     g_free (gst);
     exit (0);
   }
+  if (g_str_equal (key, "stats-addresses")) {
+    c->stats_addresses = true;
+    return TRUE;
+  }
   return config_set (c, key, value, error) ? TRUE : FALSE;
 }
 
@@ -540,6 +569,18 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "UDP ports for WebRTC (WHEP) viewers' ICE, for firewalls (default: "
       "any)",
       "MIN-MAX" },
+    { "http-address", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "Address of /metrics and /stats (default 127.0.0.1: this machine "
+      "only; with --user they ask for the same users)",
+      "ADDR" },
+    { "stats-addresses", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK,
+      (gpointer)option_cb, "List client addresses in /stats", nullptr },
+    { "tls-cert", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "Serve RTSPS (RTSP over TLS) with this PEM certificate (with "
+      "--tls-key)",
+      "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "The PEM private key of --tls-cert", "FILE" },
     { "session-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "End a session after this many seconds without a request, RTCP or "
       "keep-alive from its client (default 60; 5 s of grace)",

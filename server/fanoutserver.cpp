@@ -40,6 +40,8 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -146,6 +148,40 @@ log_line (const Server *s, const char *fmt, ...)
   g_free (ts);
   g_date_time_unref (now);
   g_free (msg);
+}
+
+std::string
+redact (const std::string &s)
+{
+  /* scheme://user:PASSWORD@ and NAME-pw=VALUE, NAME "quoted" or not */
+  static GRegex *const url
+      = g_regex_new ("([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\\s\"']*):[^@/\\s\"']*@",
+                     G_REGEX_OPTIMIZE, (GRegexMatchFlags)0, nullptr);
+  static GRegex *const prop
+      = g_regex_new ("\\b((?:user|proxy)-pw|password|passwd)=(\\\\?\"[^\"]*\"|'"
+                     "[^']*'|[^\\s]+)",
+                     (GRegexCompileFlags)(G_REGEX_OPTIMIZE | G_REGEX_CASELESS),
+                     (GRegexMatchFlags)0, nullptr);
+  gchar *a = g_regex_replace (url, s.c_str (), -1, 0, "\\1:***@",
+                              (GRegexMatchFlags)0, nullptr);
+  gchar *b = a ? g_regex_replace (prop, a, -1, 0, "\\1=***",
+                                  (GRegexMatchFlags)0, nullptr)
+               : nullptr;
+  std::string r = b ? b : (a ? a : "***");
+  g_free (a);
+  g_free (b);
+  return r;
+}
+
+std::string
+log_safe (const char *s, gsize max)
+{
+  std::string r;
+  for (const char *p = s ? s : ""; *p && r.size () < max; p++)
+    r += (guchar)*p < 0x20 || *p == 0x7f ? '?' : *p;
+  if (s && strlen (s) > max)
+    r += "...";
+  return r;
 }
 
 /* ------------------------------------------------------------------ */
@@ -298,7 +334,7 @@ source_head (Source &s, std::string *head, GError **error) noexcept
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
                    "no element reads URI %s (source %s): install the plugin "
                    "for that protocol or use launch:PIPELINE",
-                   spec.c_str (), s.cfg.name.c_str ());
+                   redact (spec).c_str (), s.cfg.name.c_str ());
       return false;
     }
     /* clocksync paces files to the clock, as a camera would be. */
@@ -308,7 +344,7 @@ source_head (Source &s, std::string *head, GError **error) noexcept
   g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                "unknown source '%s' for %s: use test, v4l2[:DEVICE], "
                "rtsp://HOST/PATH, a URI (file:///...) or launch:PIPELINE",
-               spec.c_str (), s.cfg.name.c_str ());
+               redact (spec).c_str (), s.cfg.name.c_str ());
   return false;
 }
 
@@ -476,7 +512,8 @@ runner_start (Runner &r, GError **error) noexcept
   if (!p) {
     g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                  "%s: pipeline '%s' is not valid (%s): fix the description",
-                 r.label.c_str (), r.desc.c_str (), err ? err->message : "?");
+                 r.label.c_str (), redact (r.desc).c_str (),
+                 redact (err ? err->message : "?").c_str ());
     g_clear_error (&err);
     return false;
   }
@@ -541,7 +578,8 @@ runner_retry_cb (gpointer data) noexcept
   log_line (r->server, "%s: restarting (attempt %u)", r->label.c_str (),
             r->restarts);
   if (!runner_start (*r, &err)) {
-    log_line (r->server, "%s: %s", r->label.c_str (), err->message);
+    log_line (r->server, "%s: %s", r->label.c_str (),
+              redact (err->message).c_str ());
     g_error_free (err);
   }
   if (r->mount)
@@ -560,8 +598,8 @@ runner_fail (Runner &r, const char *why) noexcept
   if (r.got_buffer.load (std::memory_order_acquire)
       && ran > 10 * G_TIME_SPAN_SECOND)
     r.backoff_ms = kBackoffMinMs;
-  log_line (r.server, "%s: %s; retrying in %.1f s", r.label.c_str (), why,
-            r.backoff_ms / 1000.0);
+  log_line (r.server, "%s: %s; retrying in %.1f s", r.label.c_str (),
+            redact (why).c_str (), r.backoff_ms / 1000.0);
   GstElement *ring = gst_bin_get_by_name (GST_BIN (r.pipeline), "ring");
   if (ring) {
     GstPad *pad = gst_element_get_static_pad (ring, "sink");
@@ -648,8 +686,8 @@ source_start_and_wait (Source &s, GError **error) noexcept
         fix = "install the missing plugin";
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
                    "source %s (%s) failed to start: %s: %s",
-                   s.cfg.name.c_str (), s.cfg.spec.c_str (),
-                   err ? err->message : "unknown error", fix);
+                   s.cfg.name.c_str (), redact (s.cfg.spec).c_str (),
+                   redact (err ? err->message : "unknown error").c_str (), fix);
       g_clear_error (&err);
       g_free (dbg);
       gst_message_unref (m);
@@ -658,7 +696,7 @@ source_start_and_wait (Source &s, GError **error) noexcept
     g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
                  "source %s (%s) ended before its first frame: give a "
                  "source that produces video",
-                 s.cfg.name.c_str (), s.cfg.spec.c_str ());
+                 s.cfg.name.c_str (), redact (s.cfg.spec).c_str ());
     gst_message_unref (m);
     break;
   }
@@ -667,7 +705,7 @@ source_start_and_wait (Source &s, GError **error) noexcept
     g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
                  "source %s (%s) produced no frame in %d s: check that it "
                  "is reachable and produces video",
-                 s.cfg.name.c_str (), s.cfg.spec.c_str (),
+                 s.cfg.name.c_str (), redact (s.cfg.spec).c_str (),
                  (int)(kSourceStartTimeoutUs / G_TIME_SPAN_SECOND));
   return ok;
 }
@@ -951,6 +989,22 @@ media_info_free (gpointer data) noexcept
   delete mi;
 }
 
+/* The source ended (it failed or reached its end, and is restarted): this
+ * media saw EOS and will not play again. Isolated: its frames stop, a newer
+ * media's may be published. New clients get another media (see
+ * retire_dead_medias). Its streaming thread. */
+static GstPadProbeReturn
+ringsrc_eos_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  auto *mi = static_cast<MediaInfo *> (data);
+  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+    return GST_PAD_PROBE_OK;
+  mi->ended.store (true, std::memory_order_release);
+  if (auto sender = mi->sender.lock ())
+    sender->detach (mi->media);
+  return GST_PAD_PROBE_OK;
+}
+
 static void
 media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
                     gpointer data) noexcept
@@ -968,6 +1022,12 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
     return;
   }
   auto *mi = new MediaInfo{ m, media, ringsrc, false };
+  {
+    GstPad *rpad = gst_element_get_static_pad (ringsrc, "src");
+    gst_pad_add_probe (rpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                       ringsrc_eos_probe, mi, nullptr);
+    gst_object_unref (rpad);
+  }
   /* mi lives as long as the media object. */
   g_object_set_data_full (G_OBJECT (media), "fanout-media-info", mi,
                           media_info_free);
@@ -1156,15 +1216,96 @@ unwatch_foreign (GstRTSPClient *client, GstRTSPSession *session,
   return GST_RTSP_FILTER_REMOVE;
 }
 
+/* The user name a request's Authorization header claims ("" if none). */
+static std::string
+claimed_user (GstRTSPMessage *request)
+{
+  gchar *h = nullptr;
+  if (!request
+      || gst_rtsp_message_get_header (request, GST_RTSP_HDR_AUTHORIZATION, &h,
+                                      0)
+             != GST_RTSP_OK
+      || !h)
+    return "";
+  if (g_ascii_strncasecmp (h, "Basic ", 6) == 0) {
+    gsize len = 0;
+    guchar *dec = g_base64_decode (h + 6, &len);
+    std::string up ((const char *)dec, len);
+    g_free (dec);
+    return up.substr (0, up.find (':'));
+  }
+  const char *u = strstr (h, "username=\"");
+  if (!u)
+    return "";
+  u += 10;
+  const char *e = strchr (u, '"');
+  return e ? std::string (u, e - u) : std::string ();
+}
+
 static void
-send_message_cb (GstRTSPClient *client, GstRTSPContext *, GstRTSPMessage *,
-                 gpointer) noexcept
+send_message_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                 GstRTSPMessage *msg, gpointer) noexcept
 {
   ClientState *cs = client_state (client);
   if (!cs)
     return;
   GList *gone = gst_rtsp_client_session_filter (client, unwatch_foreign, cs);
   g_list_free_full (gone, g_object_unref);
+  /* Every refused request is logged: client, user, method, path, status
+   * (what fail2ban reads). */
+  if (!msg || gst_rtsp_message_get_type (msg) != GST_RTSP_MESSAGE_RESPONSE
+      || msg->type_data.response.code < 400)
+    return;
+  GstRTSPMethod method = GST_RTSP_INVALID;
+  const gchar *uri = nullptr;
+  if (ctx && ctx->request
+      && gst_rtsp_message_get_type (ctx->request) == GST_RTSP_MESSAGE_REQUEST)
+    gst_rtsp_message_parse_request (ctx->request, &method, &uri, nullptr);
+  std::string user = ctx_user (ctx);
+  if (user.empty ()) {
+    user = claimed_user (ctx ? ctx->request : nullptr);
+    if (!user.empty () && msg->type_data.response.code == 401)
+      user += " (refused)";
+  }
+  log_line (cs->server, "client %s (user %s): %s %s: %d %s",
+            cs->address.c_str (),
+            user.empty () ? "-" : log_safe (user.c_str (), 64).c_str (),
+            method == GST_RTSP_INVALID ? "?" : gst_rtsp_method_as_text (method),
+            redact (log_safe (uri)).c_str (), msg->type_data.response.code,
+            gst_rtsp_status_as_text (msg->type_data.response.code));
+}
+
+static void factory_retire (GstRTSPMediaFactory *factory) noexcept;
+
+/* A media of @m that ended (its source failed and came back) or failed
+ * stays in gst-rtsp-server's cache while a client holds it: new clients
+ * would get that dead media (no frames, or 503). Before a request builds or
+ * finds the mount's media, a dead one is retired: the factory's key
+ * changes, the next construct builds a new media. */
+static void
+retire_dead_medias (Mount *m) noexcept
+{
+  bool retire = false;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    for (MediaInfo *mi : m->medias) {
+      if (mi->retired)
+        continue;
+      if (mi->ended.load (std::memory_order_acquire)
+          || gst_rtsp_media_get_status (mi->media)
+                 == GST_RTSP_MEDIA_STATUS_ERROR) {
+        mi->retired = true;
+        retire = true;
+      }
+    }
+  }
+  if (retire && m->factory) {
+    factory_retire (m->factory);
+    log_line (m->encoder.server,
+              "mount %s: its media ended with its source; new clients get a "
+              "new one",
+              m->cfg.path.c_str ());
+  }
 }
 
 static GstRTSPStatusCode
@@ -1175,6 +1316,7 @@ pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
       = cs && ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
   if (!m)
     return GST_RTSP_STS_OK;
+  retire_dead_medias (m);
   {
     /* This connection plays the mount already: it may describe it. */
     std::lock_guard<std::mutex> g (cs->server->lock);
@@ -1197,6 +1339,8 @@ pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   Mount *m = ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
   if (!m)
     return GST_RTSP_STS_OK;
+  /* (a SETUP without DESCRIBE found its media already: for the next ones) */
+  retire_dead_medias (m);
   if (ctx->session) {
     std::string id = session_id (ctx->session);
     std::lock_guard<std::mutex> g (cs->server->lock);
@@ -1633,6 +1777,61 @@ pool_cleanup_cb (GstRTSPSessionPool *pool, gpointer) noexcept
   return G_SOURCE_CONTINUE;
 }
 
+/* Shared mode: gst-rtsp-server drops what a TCP client cannot take, but a
+ * client that took nothing for ~30 s was never served again while its
+ * session lived on, counted (issue 14.5). A connection whose kernel send
+ * queue never shrank for kStallTimeoutUs (the client reads nothing, or
+ * less than the stream) is closed: its sessions end with it. Isolated
+ * clients resync by themselves (fanoutsender). Server context. */
+static gboolean
+stall_check_cb (gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  gint64 now = g_get_monotonic_time ();
+  std::vector<std::pair<GstRTSPClient *, std::string>> stalled;
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    std::set<guint64> watched;
+    for (auto &[id, ss] : s->sessions)
+      if (ss.mount->mode == Mode::Shared && ss.transport == "tcp" && ss.play_us)
+        watched.insert (ss.conn);
+    for (ClientState *cs : s->clients) {
+      int outq = -1;
+      int fd = cs->socket ? g_socket_get_fd (cs->socket) : -1;
+      if (watched.count (cs->id) && fd >= 0 && ioctl (fd, SIOCOUTQ, &outq) < 0)
+        outq = -1;
+      /* A client that reads drains its queue now and then; one that
+       * does not only sees it grow (the kernel's send buffer grows to
+       * its limit) or stay. */
+      int prev = std::exchange (cs->stall_outq, outq);
+      if (outq <= 0 || outq < prev) {
+        cs->stall_since_us = 0;
+        continue;
+      }
+      if (!cs->stall_since_us) {
+        cs->stall_since_us = now;
+      } else if (now - cs->stall_since_us >= kStallTimeoutUs) {
+        cs->stall_since_us = 0;
+        try {
+          stalled.emplace_back (GST_RTSP_CLIENT (g_object_ref (cs->client)),
+                                cs->address);
+        } catch (const std::bad_alloc &) {
+          g_object_unref (cs->client);
+        }
+      }
+    }
+  }
+  for (auto &[client, address] : stalled) {
+    log_line (s,
+              "client %s took nothing for %" G_GINT64_FORMAT
+              " s (shared mode, TCP): disconnected",
+              address.c_str (), kStallTimeoutUs / G_TIME_SPAN_SECOND);
+    gst_rtsp_client_close (client);
+    g_object_unref (client);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
 /* gst-rtsp-server creates a session (its first SETUP): its timeout, and
  * this connection as its owner. */
 static void
@@ -1707,6 +1906,8 @@ client_connected_cb (GstRTSPServer *, GstRTSPClient *client,
     if (sock
         && !g_socket_set_option (sock, IPPROTO_TCP, TCP_NODELAY, 1, nullptr))
       GST_WARNING ("cannot set TCP_NODELAY");
+    if (sock)
+      cs->socket = G_SOCKET (g_object_ref (sock));
     GSocketAddress *addr
         = sock ? g_socket_get_remote_address (sock, nullptr) : nullptr;
     if (addr && G_IS_INET_SOCKET_ADDRESS (addr)) {
@@ -1807,6 +2008,12 @@ fanout_media_factory_init (FanoutMediaFactory *)
 {
 }
 
+static void
+factory_retire (GstRTSPMediaFactory *factory) noexcept
+{
+  g_atomic_int_inc (&FANOUT_MEDIA_FACTORY (factory)->generation);
+}
+
 static GstRTSPMediaFactory *
 fanout_media_factory_new (const std::string &path) noexcept
 {
@@ -1858,8 +2065,25 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
       c.mounts.push_back (m);
     }
   }
-  if (!c.users.empty () && c.users.size () > 0) {
-    /* nothing to check beyond parsing */
+  if (!c.tls_cert.empty () || !c.tls_key.empty ()) {
+    GError *err = nullptr;
+    if (c.tls_cert.empty () || c.tls_key.empty ()) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "RTSPS needs both --tls-cert and --tls-key: give the "
+                   "missing one");
+      return nullptr;
+    }
+    s.tls = g_tls_certificate_new_from_files (c.tls_cert.c_str (),
+                                              c.tls_key.c_str (), &err);
+    if (!s.tls) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "cannot use --tls-cert %s / --tls-key %s (%s): give a PEM "
+                   "certificate and its private key",
+                   c.tls_cert.c_str (), c.tls_key.c_str (),
+                   err ? err->message : "?");
+      g_clear_error (&err);
+      return nullptr;
+    }
   }
   for (auto &sc : c.sources) {
     auto src = std::make_unique<Source> ();
@@ -2060,7 +2284,7 @@ setup_mount (Server &s, Mount &m, GError **error)
     gst_rtsp_media_factory_set_address_pool (f, pool);
     g_object_unref (pool);
   }
-  if (!s.cfg.users.empty ())
+  if (!s.cfg.users.empty () || s.tls)
     gst_rtsp_media_factory_add_role (
         f, "user", GST_RTSP_PERM_MEDIA_FACTORY_ACCESS, G_TYPE_BOOLEAN, TRUE,
         GST_RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, G_TYPE_BOOLEAN, TRUE, nullptr);
@@ -2071,6 +2295,52 @@ setup_mount (Server &s, Mount &m, GError **error)
                                      GST_RTSP_MEDIA_FACTORY (g_object_ref (f)));
   g_object_unref (mp);
   return true;
+}
+
+/* HTTP Basic with the --user users. */
+static gboolean
+http_auth_cb (SoupAuthDomain *, SoupServerMessage *, const char *user,
+              const char *password, gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  for (auto &[u, p] : s->cfg.users)
+    if (u == user && p == password)
+      return TRUE;
+  return FALSE;
+}
+
+/* Every refused or failed HTTP request is logged: client, method, path,
+ * user, status (what fail2ban reads). */
+static void
+http_finished_cb (SoupServer *, SoupServerMessage *msg, gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  guint status = soup_server_message_get_status (msg);
+  if (status < 400)
+    return;
+  GUri *uri = soup_server_message_get_uri (msg);
+  gchar *user
+      = s->http_auth ? soup_auth_domain_accepts (s->http_auth, msg) : nullptr;
+  std::string who = user ? log_safe (user, 64) : "-";
+  if (!user && s->http_auth) {
+    /* a refused login: the name it tried */
+    const char *h = soup_message_headers_get_one (
+        soup_server_message_get_request_headers (msg), "Authorization");
+    if (h && g_ascii_strncasecmp (h, "Basic ", 6) == 0) {
+      gsize len = 0;
+      guchar *dec = g_base64_decode (h + 6, &len);
+      std::string up ((const char *)dec, len);
+      g_free (dec);
+      who = log_safe (up.substr (0, up.find (':')).c_str (), 64) + " (refused)";
+    }
+  }
+  log_line (s, "http %s (user %s): %s %s: %u %s",
+            log_safe (soup_server_message_get_remote_host (msg), 64).c_str (),
+            who.c_str (),
+            log_safe (soup_server_message_get_method (msg), 16).c_str (),
+            log_safe (uri ? g_uri_get_path (uri) : "?").c_str (), status,
+            soup_status_get_phrase (status));
+  g_free (user);
 }
 
 gboolean
@@ -2106,7 +2376,20 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
     s.http = soup_server_new ("server-header", "fanout-rtsp-server", nullptr);
     soup_server_add_handler (s.http, "/metrics", stats_http_cb, fs, nullptr);
     soup_server_add_handler (s.http, "/stats", stats_http_cb, fs, nullptr);
-    GInetAddress *ia = g_inet_address_new_from_string (s.cfg.address.c_str ());
+    if (!s.cfg.users.empty ()) {
+      /* The RTSP users, over Basic (what Prometheus scrapers speak). */
+      SoupAuthDomain *domain = soup_auth_domain_basic_new (
+          "realm", "fanout-rtsp-server", "auth-callback", http_auth_cb,
+          "auth-data", &s, nullptr);
+      soup_auth_domain_add_path (domain, "/metrics");
+      soup_auth_domain_add_path (domain, "/stats");
+      soup_server_add_auth_domain (s.http, domain);
+      s.http_auth = domain;
+    }
+    g_signal_connect (s.http, "request-finished", G_CALLBACK (http_finished_cb),
+                      &s);
+    GInetAddress *ia
+        = g_inet_address_new_from_string (s.cfg.http_address.c_str ());
     GSocketAddress *sa = g_inet_socket_address_new (ia, s.cfg.http_port);
     gboolean ok
         = soup_server_listen (s.http, sa, (SoupServerListenOptions)0, &err);
@@ -2117,7 +2400,7 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_BIND,
                    "cannot serve HTTP on %s port %d (%s): stop the program "
                    "using it or pick another with --http-port",
-                   s.cfg.address.c_str (), s.cfg.http_port,
+                   s.cfg.http_address.c_str (), s.cfg.http_port,
                    err ? err->message : "?");
       g_clear_error (&err);
       fanout_server_stop (fs);
@@ -2127,6 +2410,10 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
     if (uris)
       s.http_port = (guint)g_uri_get_port ((GUri *)uris->data);
     g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
+    log_line (&s, "HTTP /metrics and /stats on %s port %u (%s)",
+              s.cfg.http_address.c_str (), s.http_port,
+              s.cfg.users.empty () ? "no authentication"
+                                   : "the --user users, Basic");
   }
 
   /* 2. Sources, each captured once; wait for their first frame. */
@@ -2143,8 +2430,26 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   }
 
   /* 3. Mounts (their codec may depend on what a source carries). */
+  if (s.cfg.basic && !s.tls)
+    log_line (nullptr, /* even with --quiet */
+              "WARNING: --auth basic sends every password in clear over "
+              "plain TCP: add --tls-cert/--tls-key (RTSPS), or use digest");
+  if (s.tls && s.cfg.users.empty ()) {
+    /* RTSPS for everyone: the auth object carries the certificate, and
+     * its default token lets anonymous clients in. */
+    GstRTSPAuth *auth = gst_rtsp_auth_new ();
+    gst_rtsp_auth_set_tls_certificate (auth, s.tls);
+    GstRTSPToken *token = gst_rtsp_token_new (GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE,
+                                              G_TYPE_STRING, "user", nullptr);
+    gst_rtsp_auth_set_default_token (auth, token);
+    gst_rtsp_token_unref (token);
+    gst_rtsp_server_set_auth (s.rtsp, auth);
+    g_object_unref (auth);
+  }
   if (!s.cfg.users.empty ()) {
     GstRTSPAuth *auth = gst_rtsp_auth_new ();
+    if (s.tls)
+      gst_rtsp_auth_set_tls_certificate (auth, s.tls);
     gst_rtsp_auth_set_supported_methods (
         auth, s.cfg.basic ? GST_RTSP_AUTH_BASIC : GST_RTSP_AUTH_DIGEST);
     for (auto &[user, pass] : s.cfg.users) {
@@ -2184,13 +2489,16 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
                          nullptr);
   g_source_attach (s.cleanup_source, s.context);
   g_object_unref (pool);
+  s.stall_source = g_timeout_source_new (kStallCheckMs);
+  g_source_set_callback (s.stall_source, stall_check_cb, &s, nullptr);
+  g_source_attach (s.stall_source, s.context);
   g_source_attach (s.rtsp_source, s.context);
   if (s.http)
     s.web = web_output_start (fs); /* WHEP, status page, HTTP outputs */
   for (auto &m : s.mounts)
     log_line (&s, "mount %s: source %s (%s), %s, %s", m->cfg.path.c_str (),
-              m->source->cfg.name.c_str (), m->source->cfg.spec.c_str (),
-              codec_name (m->codec),
+              m->source->cfg.name.c_str (),
+              redact (m->source->cfg.spec).c_str (), codec_name (m->codec),
               m->mode == Mode::Shared ? "shared" : "isolated");
   return TRUE;
 }
@@ -2213,15 +2521,22 @@ fanout_server_stop (FanoutServer *fs)
   Server &s = fs->s;
   web_output_stop (std::exchange (s.web, nullptr));
   if (s.http) {
+    g_signal_handlers_disconnect_by_data (s.http, &s);
+    if (s.http_auth) {
+      soup_server_remove_auth_domain (s.http, s.http_auth);
+      g_object_unref (s.http_auth);
+      s.http_auth = nullptr;
+    }
     soup_server_disconnect (s.http);
     g_object_unref (s.http);
     s.http = nullptr;
   }
-  if (s.cleanup_source) {
-    g_source_destroy (s.cleanup_source);
-    g_source_unref (s.cleanup_source);
-    s.cleanup_source = nullptr;
-  }
+  for (GSource **src : { &s.cleanup_source, &s.stall_source })
+    if (*src) {
+      g_source_destroy (*src);
+      g_source_unref (*src);
+      *src = nullptr;
+    }
   if (s.rtsp) {
     g_signal_handlers_disconnect_by_data (s.rtsp, &s);
     /* Clients first, then what is left of the sessions. A client's own
@@ -2332,9 +2647,10 @@ fanout_server_get_url (FanoutServer *fs, const gchar *path)
   const char *host = (a == "0.0.0.0" || a == "::") ? "127.0.0.1" : a.c_str ();
   if (!path)
     path = fs->s.mounts.empty () ? "/" : fs->s.mounts[0]->cfg.path.c_str ();
+  const char *scheme = fs->s.tls ? "rtsps" : "rtsp";
   if (strchr (host, ':'))
-    return g_strdup_printf ("rtsp://[%s]:%u%s", host, fs->s.port, path);
-  return g_strdup_printf ("rtsp://%s:%u%s", host, fs->s.port, path);
+    return g_strdup_printf ("%s://[%s]:%u%s", scheme, host, fs->s.port, path);
+  return g_strdup_printf ("%s://%s:%u%s", scheme, host, fs->s.port, path);
 }
 
 guint

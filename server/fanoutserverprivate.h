@@ -72,6 +72,10 @@ struct _FanoutServerConfig {
   std::string address = "0.0.0.0";
   int port = 8554;
   int http_port = -1; /* -1: no HTTP */
+  /* /metrics and /stats listen here: loopback unless asked otherwise. */
+  std::string http_address = "127.0.0.1";
+  bool stats_addresses = false;  /* client addresses in /stats */
+  std::string tls_cert, tls_key; /* RTSPS: PEM files (both or none) */
   gstfanout::Mode mode = gstfanout::Mode::Isolated;
   int max_clients = 0;          /* 0: no limit; counts sessions */
   guint session_timeout_s = 60; /* RTSP session timeout */
@@ -111,6 +115,11 @@ static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
  * body whole before handling it). Ours are SET/GET_PARAMETER keep-alives,
  * empty or a few bytes; ANNOUNCE (record) is not served. */
 static const guint kMaxRequestBody = 64 * 1024;
+/* A shared-mode TCP client whose connection took nothing for this long is
+ * disconnected (gst-rtsp-server would keep its session and never serve it
+ * again); checked every kStallCheckMs. */
+static const gint64 kStallTimeoutUs = 10 * G_TIME_SPAN_SECOND;
+static const guint kStallCheckMs = 1000;
 /* Sessions one connection may hold at once (players use one per mount). */
 static const guint kMaxSessionsPerConnection = 8;
 /* The authenticated user's name in a GstRTSPToken. */
@@ -191,6 +200,11 @@ struct MediaInfo {
   /* Isolated: the sender this media is attached to (detached when the
    * media unprepares or dies, whichever comes first). */
   std::weak_ptr<Sender> sender;
+  /* Its reader saw the source end (EOS: the writer failed or ended): the
+   * media is dead, even once the source is back. Set by the streaming
+   * thread, read by client threads: release/acquire. */
+  std::atomic<bool> ended{ false };
+  bool retired = false; /* new clients get another media (Mount::lock) */
 };
 
 struct Join {
@@ -247,6 +261,17 @@ struct ClientState {
   guint64 id = 0;        /* connection number, never reused */
   std::string address;   /* IP:port */
   gint64 connected_us = 0;
+  /* Its socket (owned: its descriptor reads -1 once gst-rtsp-server has
+   * closed it) and the stall watch's last look at its send queue (server
+   * context, under Server::lock). */
+  GSocket *socket = nullptr;
+  int stall_outq = -1;
+  gint64 stall_since_us = 0;
+  ~ClientState ()
+  {
+    if (socket)
+      g_object_unref (socket);
+  }
 };
 
 /* One RTSP session set up on one mount (a session that sets up two mounts
@@ -273,7 +298,10 @@ struct Server {
   GstRTSPServer *rtsp = nullptr;
   GSource *rtsp_source = nullptr;
   GSource *cleanup_source = nullptr; /* expires timed-out sessions */
+  GSource *stall_source = nullptr;   /* drops stalled shared TCP clients */
   SoupServer *http = nullptr;
+  SoupAuthDomain *http_auth = nullptr; /* with --user */
+  GTlsCertificate *tls = nullptr;      /* RTSPS (--tls-cert) */
   guint port = 0, http_port = 0;
   std::vector<std::unique_ptr<Source>> sources;
   std::vector<std::unique_ptr<Mount>> mounts;
@@ -289,6 +317,12 @@ struct Server {
   std::map<std::string, guint64> owners;
   guint64 next_conn = 1;
   WebOutput *web = nullptr; /* on http; created and freed on context */
+
+  ~Server ()
+  {
+    if (tls)
+      g_object_unref (tls);
+  }
 };
 
 /* For viewers outside gst-rtsp-server (WebRTC, HTTP: fanoutwhep.cpp), any
@@ -298,6 +332,14 @@ void mount_hold_encoder (Mount *m, bool hold) noexcept;
 /* A viewer needs a keyframe (join, PLI/FIR): the mount's keyframe policy
  * (rate-limited, shared by viewers joining together). Any thread. */
 void mount_request_key_unit (Mount *m) noexcept;
+
+/* @s with the secrets it may carry replaced by "***": the password of
+ * every URL's user info (rtsp://cam:***@host/) and the values of
+ * user-pw=, proxy-pw=, password= settings in launch descriptions. */
+std::string redact (const std::string &s);
+/* @s fit for one log line: control characters become '?', at most @max
+ * bytes. */
+std::string log_safe (const char *s, gsize max = 200);
 
 /* Reads a numeric property of any integer type, 0 when absent. */
 guint64 get_uint_prop (gpointer obj, const char *name) noexcept;

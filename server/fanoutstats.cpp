@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
 
 namespace gstfanout
 {
@@ -81,38 +82,78 @@ snapshot (Mount &m) noexcept
   return s;
 }
 
-/* Numeric fields of a writer's "stats" structure (ring fill, lag, ...). */
+/* The integer fields of a writer's "stats" structure (fanoutsink: capacity,
+ * num-readers, items, sleeps, wakeups, writer-waits). */
 static void
 foreach_ring_stat (Runner &r,
-                   const std::function<void (const char *, double)> &fn)
+                   const std::function<void (const char *, guint64)> &fn)
 {
-  if (!r.pipeline)
+  GstElement *pipeline = r.ref_pipeline ();
+  if (!pipeline)
     return;
-  GstElement *ring = gst_bin_get_by_name (GST_BIN (r.pipeline), "ring");
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (pipeline), "ring");
+  gst_object_unref (pipeline);
   if (!ring)
     return;
   GstStructure *st = nullptr;
   if (g_object_class_find_property (G_OBJECT_GET_CLASS (ring), "stats"))
     g_object_get (ring, "stats", &st, nullptr);
-  if (g_object_class_find_property (G_OBJECT_GET_CLASS (ring), "num-readers"))
-    fn ("num_readers", (double)get_uint_prop (ring, "num-readers"));
   if (st) {
     for (int i = 0; i < gst_structure_n_fields (st); i++) {
       const char *name = gst_structure_nth_field_name (st, i);
       const GValue *v = gst_structure_get_value (st, name);
-      GValue d = G_VALUE_INIT;
-      g_value_init (&d, G_TYPE_DOUBLE);
-      if (G_VALUE_TYPE (v) != G_TYPE_BOOLEAN && g_value_transform (v, &d)) {
+      GType t = G_VALUE_TYPE (v);
+      if (t != G_TYPE_UINT && t != G_TYPE_UINT64 && t != G_TYPE_INT
+          && t != G_TYPE_INT64)
+        continue;
+      GValue u = G_VALUE_INIT;
+      g_value_init (&u, G_TYPE_UINT64);
+      if (g_value_transform (v, &u)) {
         std::string key = name;
         std::replace (key.begin (), key.end (), '-', '_');
-        fn (key.c_str (), g_value_get_double (&d));
+        fn (key.c_str (), g_value_get_uint64 (&u));
       }
-      g_value_unset (&d);
+      g_value_unset (&u);
     }
     gst_structure_free (st);
   }
   gst_object_unref (ring);
 }
+
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static std::string
+label (const std::string &v)
+{
+  std::string r;
+  for (char c : v) {
+    if (c == '\\' || c == '"')
+      r += '\\', r += c;
+    else if (c == '\n')
+      r += "\\n";
+    else
+      r += c;
+  }
+  return r;
+}
+
+/* One metric of a ring's writer: its fanoutsink stats field, name, type
+ * and help. */
+struct RingMetric {
+  const char *field, *name, *type, *help;
+};
+
+static const RingMetric kRingMetrics[] = {
+  { "capacity", "fanout_ring_capacity_items", "gauge", "Items a ring holds." },
+  { "num_readers", "fanout_ring_readers", "gauge",
+    "Readers attached to a ring." },
+  { "items", "fanout_ring_items_total", "counter", "Items written to a ring." },
+  { "sleeps", "fanout_ring_reader_sleeps_total", "counter",
+    "Times a caught-up reader of a ring went to sleep." },
+  { "wakeups", "fanout_ring_wakeups_total", "counter",
+    "Wake-ups a ring's writer paid for sleeping readers." },
+  { "writer_waits", "fanout_ring_writer_waits_total", "counter",
+    "Times a ring's writer waited for a blocking reader." },
+};
 
 static std::string
 metrics_text (Server *s)
@@ -125,88 +166,136 @@ metrics_text (Server *s)
   std::vector<std::pair<Mount *, MountSnapshot>> snaps;
   for (auto &m : s->mounts)
     snaps.emplace_back (m.get (), snapshot (*m));
-  head ("fanout_clients", "gauge", "Clients set up on a mount.");
-  for (auto &[m, sn] : snaps)
+  std::vector<std::string> paths;
+  for (auto &m : s->mounts)
+    paths.push_back (label (m->cfg.path));
+
+  head ("fanout_build_info", "gauge",
+        "Always 1: the server's version and GStreamer's.");
+  {
+    gchar *gst = gst_version_string ();
+    g_string_append_printf (o,
+                            "fanout_build_info{version=\"%s\",gstreamer=\"%s\"}"
+                            " 1\n",
+                            label (VERSION).c_str (), label (gst).c_str ());
+    g_free (gst);
+  }
+  head ("fanout_clients", "gauge",
+        "Sessions set up on a mount (what --max-clients counts).");
+  for (size_t i = 0; i < snaps.size (); i++)
     g_string_append_printf (o, "fanout_clients{mount=\"%s\"} %d\n",
-                            m->cfg.path.c_str (), sn.clients);
+                            paths[i].c_str (), snaps[i].second.clients);
+  head ("fanout_transport_clients", "gauge",
+        "Sessions set up on a mount, by lower transport.");
+  {
+    std::map<std::pair<Mount *, std::string>, guint> by;
+    {
+      std::lock_guard<std::mutex> g (s->lock);
+      for (auto &[id, ss] : s->sessions)
+        by[{ ss.mount, ss.transport }]++;
+    }
+    for (size_t i = 0; i < snaps.size (); i++)
+      for (const char *t : { "udp", "tcp", "multicast" }) {
+        auto it = by.find ({ snaps[i].first, t });
+        g_string_append_printf (
+            o, "fanout_transport_clients{mount=\"%s\",transport=\"%s\"} %u\n",
+            paths[i].c_str (), t, it == by.end () ? 0u : it->second);
+      }
+  }
   head ("fanout_encoder_paused", "gauge",
         "1 while a mount's encoder is paused for want of clients.");
-  for (auto &[m, sn] : snaps)
+  for (size_t i = 0; i < snaps.size (); i++)
     g_string_append_printf (o, "fanout_encoder_paused{mount=\"%s\"} %d\n",
-                            m->cfg.path.c_str (), sn.encoder_paused ? 1 : 0);
-  head ("fanout_frames_total", "counter",
-        "Frames payloaded by a mount's medias.");
-  for (auto &[m, sn] : snaps)
-    g_string_append_printf (
-        o, "fanout_frames_total{mount=\"%s\"} %" G_GUINT64_FORMAT "\n",
-        m->cfg.path.c_str (), sn.frames);
-  head ("fanout_bytes_total", "counter", "RTP bytes produced by a mount.");
-  for (auto &[m, sn] : snaps)
-    g_string_append_printf (
-        o, "fanout_bytes_total{mount=\"%s\"} %" G_GUINT64_FORMAT "\n",
-        m->cfg.path.c_str (), sn.bytes);
-  head ("fanout_drops_total", "counter",
-        "Items a mount's ring readers skipped because they lagged.");
-  for (auto &[m, sn] : snaps)
-    g_string_append_printf (
-        o, "fanout_drops_total{mount=\"%s\"} %" G_GUINT64_FORMAT "\n",
-        m->cfg.path.c_str (), sn.drops);
-  head ("fanout_key_unit_requests_total", "counter",
-        "Keyframes requested from a mount's encoder for joining clients.");
-  for (auto &[m, sn] : snaps)
-    g_string_append_printf (
-        o,
-        "fanout_key_unit_requests_total{mount=\"%s\"} %" G_GUINT64_FORMAT "\n",
-        m->cfg.path.c_str (), sn.key_units);
+                            paths[i].c_str (),
+                            snaps[i].second.encoder_paused ? 1 : 0);
+  struct Counter {
+    const char *name, *help;
+    guint64 MountSnapshot::*field;
+  };
+  static const Counter counters[] = {
+    { "fanout_frames_total", "Frames payloaded by a mount's medias.",
+      &MountSnapshot::frames },
+    { "fanout_bytes_total", "RTP bytes produced by a mount.",
+      &MountSnapshot::bytes },
+    { "fanout_drops_total",
+      "Items a mount's ring readers skipped because they lagged.",
+      &MountSnapshot::drops },
+    { "fanout_key_unit_requests_total",
+      "Keyframes requested from a mount's encoder for joining clients.",
+      &MountSnapshot::key_units },
+    { "fanout_encoder_idle_pauses_total",
+      "Times a mount's encoder was paused for want of clients.",
+      &MountSnapshot::idle_pauses },
+  };
+  for (auto &c : counters) {
+    head (c.name, "counter", c.help);
+    for (size_t i = 0; i < snaps.size (); i++)
+      g_string_append_printf (o, "%s{mount=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                              c.name, paths[i].c_str (),
+                              snaps[i].second.*c.field);
+  }
   head ("fanout_join_latency_seconds", "histogram",
         "PLAY to the first keyframe payloaded for the client.");
-  for (auto &[m, sn] : snaps) {
+  for (size_t i = 0; i < snaps.size (); i++) {
+    const MountSnapshot &sn = snaps[i].second;
     guint64 cum = 0;
-    for (guint i = 0; i <= kNumJoinBuckets; i++) {
-      cum += sn.buckets[i];
+    for (guint b = 0; b <= kNumJoinBuckets; b++) {
+      cum += sn.buckets[b];
       gchar le[32];
-      if (i < kNumJoinBuckets)
-        g_ascii_formatd (le, sizeof le, "%g", kJoinBuckets[i]);
+      if (b < kNumJoinBuckets)
+        g_ascii_formatd (le, sizeof le, "%g", kJoinBuckets[b]);
       else
         g_strlcpy (le, "+Inf", sizeof le);
       g_string_append_printf (
           o,
           "fanout_join_latency_seconds_bucket{mount=\"%s\",le=\"%s\"} "
           "%" G_GUINT64_FORMAT "\n",
-          m->cfg.path.c_str (), le, cum);
+          paths[i].c_str (), le, cum);
     }
     gchar sum[G_ASCII_DTOSTR_BUF_SIZE];
     g_ascii_dtostr (sum, sizeof sum, sn.join_sum);
     g_string_append_printf (
         o, "fanout_join_latency_seconds_sum{mount=\"%s\"} %s\n",
-        m->cfg.path.c_str (), sum);
+        paths[i].c_str (), sum);
     g_string_append_printf (
         o,
         "fanout_join_latency_seconds_count{mount=\"%s\"} %" G_GUINT64_FORMAT
         "\n",
-        m->cfg.path.c_str (), sn.join_count);
+        paths[i].c_str (), sn.join_count);
   }
   head ("fanout_source_up", "gauge", "1 while a source pipeline runs.");
   for (auto &src : s->sources)
     g_string_append_printf (o, "fanout_source_up{source=\"%s\"} %d\n",
-                            src->cfg.name.c_str (),
+                            label (src->cfg.name).c_str (),
                             src->runner.pipeline ? 1 : 0);
   head ("fanout_source_restarts_total", "counter",
         "Times a source was restarted after a failure.");
   for (auto &src : s->sources)
-    g_string_append_printf (o,
-                            "fanout_source_restarts_total{source=\"%s\"} %u\n",
-                            src->cfg.name.c_str (), src->runner.restarts);
-  head ("fanout_ring", "gauge",
-        "The source ring's writer statistics (stat label: field of the "
-        "fanoutsink stats).");
+    g_string_append_printf (
+        o, "fanout_source_restarts_total{source=\"%s\"} %u\n",
+        label (src->cfg.name).c_str (), src->runner.restarts);
+  /* Rings: each source's, and each encoding mount's (ring = channel). */
+  std::vector<std::pair<std::string, std::map<std::string, guint64>>> rings;
+  auto collect = [&rings] (Runner &r, const std::string &channel) {
+    std::map<std::string, guint64> f;
+    foreach_ring_stat (r, [&f] (const char *k, guint64 v) { f[k] = v; });
+    if (!f.empty ())
+      rings.emplace_back (label (channel), std::move (f));
+  };
   for (auto &src : s->sources)
-    foreach_ring_stat (src->runner, [&] (const char *k, double v) {
-      gchar num[G_ASCII_DTOSTR_BUF_SIZE];
-      g_ascii_dtostr (num, sizeof num, v);
-      g_string_append_printf (o, "fanout_ring{source=\"%s\",stat=\"%s\"} %s\n",
-                              src->cfg.name.c_str (), k, num);
-    });
+    collect (src->runner, src->channel);
+  for (auto &m : s->mounts)
+    if (!m->encoder.desc.empty ())
+      collect (m->encoder, m->ring);
+  for (auto &rm : kRingMetrics) {
+    head (rm.name, rm.type, rm.help);
+    for (auto &[ring, f] : rings) {
+      auto it = f.find (rm.field);
+      if (it != f.end ())
+        g_string_append_printf (o, "%s{ring=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                                rm.name, ring.c_str (), it->second);
+    }
+  }
   std::string r (o->str, o->len);
   g_string_free (o, TRUE);
   return r;
@@ -268,7 +357,7 @@ fanout_server_get_stats_json (FanoutServer *fs)
     json_builder_set_member_name (b, "name");
     json_builder_add_string_value (b, src->cfg.name.c_str ());
     json_builder_set_member_name (b, "spec");
-    json_builder_add_string_value (b, src->cfg.spec.c_str ());
+    json_builder_add_string_value (b, redact (src->cfg.spec).c_str ());
     json_builder_set_member_name (b, "running");
     json_builder_add_boolean_value (b, src->runner.pipeline != nullptr);
     json_builder_set_member_name (b, "restarts");
@@ -282,9 +371,9 @@ fanout_server_get_stats_json (FanoutServer *fs)
       gst_caps_unref (caps);
     json_builder_set_member_name (b, "ring");
     json_builder_begin_object (b);
-    foreach_ring_stat (src->runner, [b] (const char *k, double v) {
+    foreach_ring_stat (src->runner, [b] (const char *k, guint64 v) {
       json_builder_set_member_name (b, k);
-      json_builder_add_double_value (b, v);
+      json_builder_add_int_value (b, (gint64)v);
     });
     json_builder_end_object (b);
     json_builder_end_object (b);
@@ -317,9 +406,9 @@ fanout_server_get_stats_json (FanoutServer *fs)
       /* the encoded ring the medias read ("items": frames written) */
       json_builder_set_member_name (b, "ring");
       json_builder_begin_object (b);
-      foreach_ring_stat (m->encoder, [b] (const char *k, double v) {
+      foreach_ring_stat (m->encoder, [b] (const char *k, guint64 v) {
         json_builder_set_member_name (b, k);
-        json_builder_add_double_value (b, v);
+        json_builder_add_int_value (b, (gint64)v);
       });
       json_builder_end_object (b);
     }
@@ -346,8 +435,11 @@ fanout_server_get_stats_json (FanoutServer *fs)
     std::lock_guard<std::mutex> g (s.lock);
     for (auto &[id, ss] : s.sessions) {
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "address");
-      json_builder_add_string_value (b, ss.address.c_str ());
+      if (s.cfg.stats_addresses) {
+        /* only when the operator asked (--stats-addresses) */
+        json_builder_set_member_name (b, "address");
+        json_builder_add_string_value (b, ss.address.c_str ());
+      }
       json_builder_set_member_name (b, "mount");
       json_builder_add_string_value (b, ss.mount->cfg.path.c_str ());
       json_builder_set_member_name (b, "transport");

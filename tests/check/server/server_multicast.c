@@ -114,6 +114,10 @@ ns_server_start (const gchar *const *args)
   g_ptr_array_add (argv, (gpointer) "0");
   g_ptr_array_add (argv, (gpointer) "--http-port");
   g_ptr_array_add (argv, (gpointer) "0");
+  /* /stats is read from the other namespace (HTTP is loopback-only by
+   * default) */
+  g_ptr_array_add (argv, (gpointer) "--http-address");
+  g_ptr_array_add (argv, (gpointer)address);
   for (; *args; args++)
     g_ptr_array_add (argv, (gpointer)*args);
   g_ptr_array_add (argv, NULL);
