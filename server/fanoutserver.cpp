@@ -149,27 +149,57 @@ log_line (const Server *s, const char *fmt, ...)
   g_free (msg);
 }
 
+/* Plain scanning, no GRegex: it is called from every client thread, and
+ * GLib 2.74's PCRE2 JIT crashed under that (seen in the hostile test). */
 std::string
-redact (const std::string &s)
+redact (const std::string &in)
 {
-  /* scheme://user:PASSWORD@ and NAME-pw=VALUE, NAME "quoted" or not */
-  static GRegex *const url
-      = g_regex_new ("([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\\s\"']*):[^@/\\s\"']*@",
-                     G_REGEX_OPTIMIZE, (GRegexMatchFlags)0, nullptr);
-  static GRegex *const prop
-      = g_regex_new ("\\b((?:user|proxy)-pw|password|passwd)=(\\\\?\"[^\"]*\"|'"
-                     "[^']*'|[^\\s]+)",
-                     (GRegexCompileFlags)(G_REGEX_OPTIMIZE | G_REGEX_CASELESS),
-                     (GRegexMatchFlags)0, nullptr);
-  gchar *a = g_regex_replace (url, s.c_str (), -1, 0, "\\1:***@",
-                              (GRegexMatchFlags)0, nullptr);
-  gchar *b = a ? g_regex_replace (prop, a, -1, 0, "\\1=***",
-                                  (GRegexMatchFlags)0, nullptr)
-               : nullptr;
-  std::string r = b ? b : (a ? a : "***");
-  g_free (a);
-  g_free (b);
-  return r;
+  std::string s = in;
+  /* scheme://user:PASSWORD@host */
+  for (size_t pos = 0; (pos = s.find ("://", pos)) != std::string::npos;) {
+    size_t start = pos + 3;
+    size_t end = s.find_first_of ("/?# \t\r\n\"'", start);
+    if (end == std::string::npos)
+      end = s.size ();
+    size_t at = s.rfind ('@', end == 0 ? 0 : end - 1);
+    if (at != std::string::npos && at >= start && at < end) {
+      size_t colon = s.find (':', start);
+      if (colon != std::string::npos && colon < at) {
+        s.replace (colon + 1, at - colon - 1, "***");
+        end = colon + 1 + 3 + (end - at);
+      }
+    }
+    pos = end;
+  }
+  /* NAME=VALUE settings of launch descriptions */
+  static const char *const keys[]
+      = { "user-pw=", "proxy-pw=", "password=", "passwd=" };
+  for (const char *k : keys) {
+    size_t klen = strlen (k);
+    for (size_t pos = 0; pos + klen <= s.size ();) {
+      if (g_ascii_strncasecmp (s.c_str () + pos, k, klen) != 0
+          || (pos > 0
+              && (g_ascii_isalnum (s[pos - 1]) || s[pos - 1] == '-'
+                  || s[pos - 1] == '_'))) {
+        pos++;
+        continue;
+      }
+      size_t v = pos + klen, e;
+      if (v < s.size () && s[v] == '\\')
+        v++;
+      if (v < s.size () && (s[v] == '"' || s[v] == '\'')) {
+        e = s.find (s[v], v + 1);
+        e = e == std::string::npos ? s.size () : e + 1;
+      } else {
+        e = s.find_first_of (" \t\r\n", v);
+        if (e == std::string::npos)
+          e = s.size ();
+      }
+      s.replace (pos + klen, e - pos - klen, "***");
+      pos += klen + 3;
+    }
+  }
+  return s;
 }
 
 std::string
