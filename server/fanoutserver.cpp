@@ -1172,6 +1172,39 @@ check_capacity (ClientState *cs, Mount *m, bool new_session,
   return GST_RTSP_STS_OK;
 }
 
+/* Digest: gst-rtsp-server checks the response against the uri= the client
+ * names, not against the request's URL, so a response captured for one
+ * URL opened another. A Digest header whose uri= is not the request's URL
+ * is refused (401). */
+static GstRTSPStatusCode
+check_digest_uri (ClientState *cs, const GstRTSPContext *ctx) noexcept
+{
+  if (cs->server->cfg.users.empty () || cs->server->cfg.basic || !ctx->request)
+    return GST_RTSP_STS_OK;
+  gchar *h = nullptr;
+  if (gst_rtsp_message_get_header (ctx->request, GST_RTSP_HDR_AUTHORIZATION, &h,
+                                   0)
+          != GST_RTSP_OK
+      || !h || g_ascii_strncasecmp (h, "Digest ", 7) != 0)
+    return GST_RTSP_STS_OK;
+  GstRTSPMethod method;
+  const gchar *url = nullptr;
+  if (gst_rtsp_message_parse_request (ctx->request, &method, &url, nullptr)
+          != GST_RTSP_OK
+      || !url)
+    return GST_RTSP_STS_OK;
+  const char *u = strstr (h, "uri=\"");
+  const char *e = u ? strchr (u + 5, '"') : nullptr;
+  if (u && e && std::string (u + 5, e - u - 5) == url)
+    return GST_RTSP_STS_OK;
+  log_line (cs->server,
+            "client %s (user %s): %s %s: Digest response for another uri= "
+            "refused",
+            cs->address.c_str (), ctx_user (ctx).c_str (),
+            gst_rtsp_method_as_text (method), redact (log_safe (url)).c_str ());
+  return GST_RTSP_STS_UNAUTHORIZED;
+}
+
 /* A request naming a session (its Session header) that another connection
  * set up is answered as if there were no such session: knowing a session
  * id does not make one its owner. */
@@ -1179,6 +1212,9 @@ static GstRTSPStatusCode
 check_owner (ClientState *cs, const GstRTSPContext *ctx,
              const char *method) noexcept
 {
+  /* (every request that can name a session comes here first) */
+  if (check_digest_uri (cs, ctx) != GST_RTSP_STS_OK)
+    return GST_RTSP_STS_UNAUTHORIZED;
   if (!ctx->session)
     return GST_RTSP_STS_OK;
   Server *s = cs->server;
@@ -1316,6 +1352,8 @@ static GstRTSPStatusCode
 pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
   ClientState *cs = client_state (client);
+  if (cs && check_digest_uri (cs, ctx) != GST_RTSP_STS_OK)
+    return GST_RTSP_STS_UNAUTHORIZED;
   Mount *m
       = cs && ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
   if (!m)
