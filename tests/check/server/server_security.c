@@ -1476,6 +1476,76 @@ GST_START_TEST (test_basic_plain_warned)
 
 GST_END_TEST;
 
+/* Digest: a response made for another uri= does not open this URL. */
+static gchar *
+md5_hex (const gchar *s)
+{
+  return g_compute_checksum_for_string (G_CHECKSUM_MD5, s, -1);
+}
+
+static gchar *
+digest_header (const gchar *resp401, const gchar *method, const gchar *uri)
+{
+  const gchar *r = strstr (resp401, "realm=\""),
+              *n = strstr (resp401, "nonce=\"");
+  gchar *realm, *nonce, *a1, *h1, *a2, *h2, *all, *rsp, *h;
+
+  fail_unless (r && n, "%s", resp401);
+  realm = g_strndup (r + 7, strchr (r + 7, '"') - (r + 7));
+  nonce = g_strndup (n + 7, strchr (n + 7, '"') - (n + 7));
+  a1 = g_strdup_printf ("alice:%s:secret", realm);
+  h1 = md5_hex (a1);
+  a2 = g_strdup_printf ("%s:%s", method, uri);
+  h2 = md5_hex (a2);
+  all = g_strdup_printf ("%s:%s:%s", h1, nonce, h2);
+  rsp = md5_hex (all);
+  h = g_strdup_printf ("Authorization: Digest username=\"alice\", "
+                       "realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+                       "response=\"%s\"\r\nAccept: application/sdp\r\n",
+                       realm, nonce, uri, rsp);
+  g_free (realm);
+  g_free (nonce);
+  g_free (a1);
+  g_free (h1);
+  g_free (a2);
+  g_free (h2);
+  g_free (all);
+  g_free (rsp);
+  return h;
+}
+
+GST_START_TEST (test_digest_other_uri_refused)
+{
+  const gchar *args[] = { "--source", SOURCE,         "--mount",
+                          MOUNT,      "--mount",      "/other=cam,codec=mjpeg",
+                          "--user",   "alice:secret", NULL };
+  TestServer *ts = test_server_start (args);
+  gchar *url = test_server_url (ts, "/live");
+  gchar *other = test_server_url (ts, "/other");
+  RawRtsp *r = raw_rtsp_connect (fanout_server_get_port (ts->server));
+  gchar *resp = NULL, *h;
+
+  fail_unless_equals_int (raw_rtsp_request (r, "DESCRIBE", url,
+                                            "Accept: application/sdp\r\n",
+                                            &resp),
+                          401);
+  /* the right response for the right URL: 200 */
+  h = digest_header (resp, "DESCRIBE", url);
+  fail_unless_equals_int (raw_rtsp_request (r, "DESCRIBE", url, h, NULL), 200);
+  g_free (h);
+  /* a valid response computed for /other, sent to /live: refused */
+  h = digest_header (resp, "DESCRIBE", other);
+  fail_unless_equals_int (raw_rtsp_request (r, "DESCRIBE", url, h, NULL), 401);
+  g_free (h);
+  g_free (resp);
+  raw_rtsp_free (r);
+  g_free (other);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
 static Suite *
 server_security_suite (void)
 {
@@ -1501,6 +1571,7 @@ server_security_suite (void)
   tcase_add_test (tc, test_shared_stalled_tcp_dropped);
   tcase_add_test (tc, test_rtsps);
   tcase_add_test (tc, test_basic_plain_warned);
+  tcase_add_test (tc, test_digest_other_uri_refused);
   return s;
 }
 
