@@ -100,6 +100,8 @@ static const gint64 kKeyUnitWaitUs = 500 * G_TIME_SPAN_MILLISECOND;
 /* fanout_server_stop waits at most this long for clients to close. */
 static const gint64 kStopClientsWaitUs = 1000 * G_TIME_SPAN_MILLISECOND;
 static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;
+/* How often sources not up yet are checked for their first frame. */
+static const guint kPendingPollMs = 100;
 static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
 /* Largest RTSP request body a client may send (gst-rtsp-server buffers a
  * body whole before handling it). Ours are SET/GET_PARAMETER keep-alives,
@@ -108,15 +110,17 @@ static const guint kMaxRequestBody = 64 * 1024;
 
 struct Server;
 struct Mount;
+struct Source;
 
 /* ------------------------------------------------------------------ */
 /* A pipeline that is restarted with backoff when it fails or ends.   */
 
 struct Runner {
   Server *server = nullptr;
-  Mount *mount = nullptr; /* the mount whose encoder this is, or none */
-  std::string label;      /* "source cam", "mount /live" */
-  std::string desc;       /* gst_parse_launch description */
+  Mount *mount = nullptr;   /* the mount whose encoder this is, or none */
+  Source *source = nullptr; /* the source this captures, or none */
+  std::string label;        /* "source cam", "mount /live" */
+  std::string desc;         /* gst_parse_launch description */
   /* Set and cleared on the server context, which reads it freely; other
    * threads (clients) take a reference under pipeline_lock. */
   GstElement *pipeline = nullptr;
@@ -167,6 +171,13 @@ struct Source {
   std::string device; /* v4l2 */
   bool v4l2 = false;
   guint capacity = 32; /* ring items (~1 s): raw video unless set otherwise */
+  /* Main context only. prepared: runner.desc is complete (a camera is
+   * probed once it is there); up: the source delivered its first frame and
+   * its mounts are set up. A source that is not up at start is retried
+   * with the runner's backoff; its mounts answer 503 until it is up. */
+  bool prepared = false;
+  bool up = false;
+  std::string down_why; /* the last reason logged while not up */
 };
 
 /* One live media of a mount: the probes' user data, owned by the media. */
@@ -256,6 +267,9 @@ struct Server {
   std::vector<std::unique_ptr<Source>> sources;
   std::vector<std::unique_ptr<Mount>> mounts;
   bool started = false;
+  /* Polls the sources not up yet for their first frame (main context),
+   * while there is one. */
+  GSource *pending_source = nullptr;
 
   std::mutex lock; /* protects clients and their ClientState fields */
   std::set<ClientState *> clients;

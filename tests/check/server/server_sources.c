@@ -1,0 +1,246 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* A source that is not available at start (a camera not plugged in, a
+ * relayed server not up yet, a launch pipeline that fails) is a runtime
+ * condition: the server starts, serves its other mounts, answers 503 on the
+ * source's mounts and retries with its backoff; a relay whose origin comes
+ * up later serves without a restart. What no retry fixes stays exit 2. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/check/gstcheck.h>
+
+#include "serverutil.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#define A(...) ((const gchar *[]){ __VA_ARGS__, NULL })
+
+/* The status code of a DESCRIBE of @path on @port. */
+static gint
+describe_status (guint port, const gchar *path)
+{
+  RawRtsp *r = raw_rtsp_connect (port);
+  gchar *url = g_strdup_printf ("rtsp://127.0.0.1:%u%s", port, path);
+  gint code = raw_rtsp_request (r, "DESCRIBE", url,
+                                "Accept: application/sdp\r\n", NULL);
+  g_free (url);
+  raw_rtsp_free (r);
+  return code;
+}
+
+/* A closed port on 127.0.0.1 (free when this returns). */
+static guint
+closed_port (void)
+{
+  GSocket *holder = NULL;
+  guint port = find_port (&holder);
+  g_object_unref (holder);
+  return port;
+}
+
+static guint
+count_lines_with (const gchar *text, const gchar *needle)
+{
+  guint n = 0;
+  const gchar *p = text;
+  while ((p = strstr (p, needle))) {
+    n++;
+    p += strlen (needle);
+  }
+  return n;
+}
+
+/* The binary with a camera that is not plugged in: one log line naming the
+ * camera, /live plays, /cam answers 503 while the server keeps retrying
+ * (several attempts pass, the line is not repeated), SIGTERM exits 0. */
+GST_START_TEST (test_missing_camera_binary)
+{
+  GError *err = NULL;
+  GSubprocess *proc = g_subprocess_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, &err,
+      server_binary (), "--port", "0", "--address", "127.0.0.1", "--source",
+      "cam=v4l2:/dev/video99", "--mount", "/cam=cam", "--source",
+      "t=test:320x240@15", "--mount", "/live=t", NULL);
+  GDataInputStream *out;
+  GString *seen = g_string_new (NULL);
+  gchar *line, *url = NULL;
+  guint port = 0;
+  TestClient *c;
+
+  fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
+    g_string_append_printf (seen, "%s\n", line);
+    if (!url && g_str_has_prefix (line, "Serving "))
+      url = g_strdup (line + 8);
+    if (strstr (line, "ffplay")) {
+      g_free (line);
+      break;
+    }
+    g_free (line);
+  }
+  fail_unless (url != NULL, "the server did not serve; its output:\n%s",
+               seen->str);
+  fail_unless (sscanf (url, "rtsp://127.0.0.1:%u/", &port) == 1, "url %s", url);
+  fail_unless (strstr (seen->str, "camera /dev/video99 for source cam does "
+                                  "not exist")
+                   && strstr (seen->str, "retrying in 0.5 s"),
+               "no log line for the camera:\n%s", seen->str);
+
+  fail_unless_equals_int (describe_status (port, "/cam"), 503);
+  g_free (url);
+  url = g_strdup_printf ("rtsp://127.0.0.1:%u/live", port);
+  c = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  fail_unless (test_client_wait_frames (c, 10, 60), "client: %s",
+               c->error ? c->error : "no frames");
+  /* retries at 0.5, 1.5 and 3.5 s: still unavailable, still one line */
+  g_usleep (4 * G_USEC_PER_SEC);
+  fail_unless_equals_int (describe_status (port, "/cam"), 503);
+  test_client_free (c);
+
+  g_subprocess_send_signal (proc, SIGTERM);
+  fail_unless (g_subprocess_wait (proc, NULL, NULL));
+  fail_unless (g_subprocess_get_if_exited (proc));
+  fail_unless_equals_int (g_subprocess_get_exit_status (proc), 0);
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
+    g_string_append_printf (seen, "%s\n", line);
+    g_free (line);
+  }
+  fail_unless_equals_int (count_lines_with (seen->str, "does not exist"), 1);
+  g_free (url);
+  g_string_free (seen, TRUE);
+  g_object_unref (out);
+  g_object_unref (proc);
+}
+
+GST_END_TEST;
+
+/* A relay whose origin is not up at start: the server starts, /relay
+ * answers 503 and /live plays; once an origin server listens on that port,
+ * /relay serves the origin's stream (after the backoff), no restart. */
+GST_START_TEST (test_relay_origin_comes_up)
+{
+  guint port = closed_port ();
+  gchar *spec = g_strdup_printf ("up=rtsp://127.0.0.1:%u/x", port);
+  gchar *origin_port = g_strdup_printf ("%u", port);
+  TestServer *relay, *origin;
+  guint relay_port;
+  gchar *url;
+  TestClient *c;
+  gint code = 0;
+  gint64 deadline;
+
+  relay = test_server_start (A ("--source", spec, "--mount",
+                                "/relay=up,codec=copy", "--source",
+                                "t=test:320x240@15", "--mount", "/live=t"));
+  relay_port = fanout_server_get_port (relay->server);
+  fail_unless_equals_int (describe_status (relay_port, "/relay"), 503);
+  url = test_server_url (relay, "/live");
+  c = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  fail_unless (test_client_wait_frames (c, 5, 60), "client: %s",
+               c->error ? c->error : "no frames");
+  test_client_free (c);
+  g_free (url);
+  fail_unless_equals_int (describe_status (relay_port, "/relay"), 503);
+
+  origin = test_server_start (A ("--port", origin_port, "--source",
+                                 "o=test:320x240@15", "--mount", "/x=o"));
+  /* backoff: 0.5 s doubling to 10 s; bounded well above that */
+  deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline
+         && (code = describe_status (relay_port, "/relay")) == 503)
+    g_usleep (200 * 1000);
+  fail_unless_equals_int (code, 200);
+  url = test_server_url (relay, "/relay");
+  c = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  fail_unless (test_client_wait_frames (c, 10, 60), "relay client: %s",
+               c->error ? c->error : "no frames");
+  test_client_free (c);
+  g_free (url);
+
+  test_server_stop (relay);
+  test_server_stop (origin);
+  g_free (origin_port);
+  g_free (spec);
+}
+
+GST_END_TEST;
+
+/* A launch pipeline that fails at start (its device is absent) does not
+ * stop the server either: its mount answers DESCRIBE with 503, the other
+ * serves. A SETUP without DESCRIBE is refused too, with 400: gst-rtsp-server
+ * 1.22 builds the media before our pre-setup check runs. */
+GST_START_TEST (test_launch_source_fails)
+{
+  TestServer *ts = test_server_start (
+      A ("--source", "bad=launch:v4l2src device=/dev/video98", "--mount",
+         "/bad=bad", "--source", "t=test:320x240@15", "--mount", "/live=t"));
+  guint port = fanout_server_get_port (ts->server);
+  RawRtsp *r;
+  gchar *url;
+
+  fail_unless_equals_int (describe_status (port, "/bad"), 503);
+  r = raw_rtsp_connect (port);
+  url = g_strdup_printf ("rtsp://127.0.0.1:%u/bad/stream=0", port);
+  fail_unless_equals_int (
+      raw_rtsp_request (r, "SETUP", url,
+                        "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+                        NULL),
+      400);
+  g_free (url);
+  raw_rtsp_free (r);
+  fail_unless_equals_int (describe_status (port, "/live"), 200);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
+/* What a restart cannot fix still fails the start: an element that does
+ * not exist in a launch source, a device that is no camera. */
+GST_START_TEST (test_unfixable_still_fails)
+{
+  GError *err = NULL;
+  TestServer *ts = test_server_try_start (
+      A ("--source", "x=launch:nosuchelementzz", "--source", "t=test"), &err);
+
+  fail_unless (ts == NULL);
+  fail_unless (err != NULL && strstr (err->message, "not valid"), "%s",
+               err ? err->message : "no error");
+  g_clear_error (&err);
+  ts = test_server_try_start (A ("--source", "cam=v4l2:/dev/null"), &err);
+  fail_unless (ts == NULL);
+  fail_unless (err != NULL && strstr (err->message, "cannot open camera"), "%s",
+               err ? err->message : "no error");
+  g_clear_error (&err);
+}
+
+GST_END_TEST;
+
+static Suite *
+server_sources_suite (void)
+{
+  Suite *s = suite_create ("server-sources");
+  TCase *tc = tcase_create ("general");
+
+  suite_add_tcase (s, tc);
+  tcase_add_checked_fixture (tc, test_filter_client_warnings, NULL);
+  tcase_add_test (tc, test_missing_camera_binary);
+  tcase_add_test (tc, test_relay_origin_comes_up);
+  tcase_add_test (tc, test_launch_source_fails);
+  tcase_add_test (tc, test_unfixable_still_fails);
+  return s;
+}
+
+GST_CHECK_MAIN (server_sources);
