@@ -1624,6 +1624,22 @@ using namespace gstfanout;
 /* ------------------------------------------------------------------ */
 /* C API                                                               */
 
+/* No source: the test source; no mount: one per source. */
+static void
+config_defaults (FanoutServerConfig &c)
+{
+  if (c.sources.empty ())
+    c.sources.push_back (SourceConfig{ "cam", "test" });
+  if (c.mounts.empty ()) {
+    for (auto &src : c.sources) {
+      MountConfig m;
+      m.path = c.sources.size () == 1 ? "/live" : "/" + src.name;
+      m.source = src.name;
+      c.mounts.push_back (m);
+    }
+  }
+}
+
 FanoutServer *
 fanout_server_new (const FanoutServerConfig *config, GError **error)
 {
@@ -1649,16 +1665,7 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
                    e);
       return nullptr;
     }
-  if (c.sources.empty ())
-    c.sources.push_back (SourceConfig{ "cam", "test" });
-  if (c.mounts.empty ()) {
-    for (auto &src : c.sources) {
-      MountConfig m;
-      m.path = c.sources.size () == 1 ? "/live" : "/" + src.name;
-      m.source = src.name;
-      c.mounts.push_back (m);
-    }
-  }
+  config_defaults (c);
   if (!c.users.empty () && c.users.size () > 0) {
     /* nothing to check beyond parsing */
   }
@@ -2096,6 +2103,79 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   for (auto &m : s.mounts)
     log_mount (*m);
   return TRUE;
+}
+
+static std::string
+join_names (const std::vector<std::string> &v)
+{
+  std::string r;
+  for (const auto &x : v)
+    r += (r.empty () ? "" : ", ") + x;
+  return r;
+}
+
+void
+fanout_server_reload (FanoutServer *fs, const FanoutServerConfig *config)
+{
+  Server &s = fs->s;
+  if (!s.rtsp)
+    return;
+  FanoutServerConfig c = *config;
+  config_defaults (c);
+  std::vector<std::string> removed, remounted, not_live;
+  if (c.sources != s.cfg.sources)
+    not_live.push_back ("sources");
+  const FanoutServerConfig &o = s.cfg;
+  if (c.address != o.address || c.port != o.port || c.http_port != o.http_port
+      || c.mode != o.mode || c.max_clients != o.max_clients
+      || c.idle_pause_s != o.idle_pause_s
+      || c.key_unit_interval_ms != o.key_unit_interval_ms || c.users != o.users
+      || c.basic != o.basic || c.mcast_first != o.mcast_first
+      || c.mcast_last != o.mcast_last || c.mcast_port_min != o.mcast_port_min
+      || c.mcast_port_max != o.mcast_port_max)
+    not_live.push_back ("server settings");
+  GstRTSPMountPoints *mp = gst_rtsp_server_get_mount_points (s.rtsp);
+  for (auto &m : s.mounts) {
+    const MountConfig *nc = nullptr;
+    for (const auto &x : c.mounts)
+      if (x.path == m->cfg.path)
+        nc = &x;
+    if (!nc) {
+      if (m->mounted && m->factory) {
+        gst_rtsp_mount_points_remove_factory (mp, m->cfg.path.c_str ());
+        m->mounted = false;
+        removed.push_back (m->cfg.path);
+      }
+    } else if (!(*nc == m->cfg)) {
+      not_live.push_back ("changed " + m->cfg.path);
+    } else if (!m->mounted && m->factory) {
+      gst_rtsp_mount_points_add_factory (
+          mp, m->cfg.path.c_str (),
+          GST_RTSP_MEDIA_FACTORY (g_object_ref (m->factory)));
+      m->mounted = true;
+      remounted.push_back (m->cfg.path);
+    }
+  }
+  g_object_unref (mp);
+  for (const auto &x : c.mounts) {
+    bool known = false;
+    for (auto &m : s.mounts)
+      known = known || m->cfg.path == x.path;
+    if (!known)
+      not_live.push_back ("added " + x.path);
+  }
+  std::string line = "reload:";
+  if (!removed.empty ())
+    line += " unmounted " + join_names (removed) + ";";
+  if (!remounted.empty ())
+    line += " mounted again " + join_names (remounted) + ";";
+  if (!not_live.empty ())
+    line += " not applied live, restart to apply: " + join_names (not_live)
+            + ";";
+  if (removed.empty () && remounted.empty () && not_live.empty ())
+    line += " no change;";
+  line.pop_back ();
+  log_line (&s, "%s", line.c_str ());
 }
 
 static GstRTSPFilterResult

@@ -79,6 +79,14 @@ FanoutServer *fanout_server_new (const FanoutServerConfig *config,
  * the caller iterates. */
 gboolean fanout_server_start (FanoutServer *server, GMainContext *context,
                               GError **error);
+/* Applies a re-read configuration (SIGHUP) on the server's context: mounts
+ * it no longer names are unmounted (new clients get 404, clients playing
+ * them keep playing until they leave), unmounted ones it names again are
+ * mounted again. What cannot change live (an added or changed mount,
+ * sources, server settings) is named in the one log line the reload
+ * writes, and the server keeps running as it was. */
+void fanout_server_reload (FanoutServer *server,
+                           const FanoutServerConfig *config);
 /* Ends every client session and stops every pipeline. Iterates @context
  * briefly so that teardown messages go out. Idempotent. */
 void fanout_server_stop (FanoutServer *server);

@@ -43,6 +43,7 @@ bool pay_bin_register () noexcept;
 struct SourceConfig {
   std::string name;
   std::string spec;
+  bool operator== (const SourceConfig &) const = default;
 };
 
 struct MountConfig {
@@ -56,6 +57,7 @@ struct MountConfig {
   bool mode_set = false; /* else the server-wide --mode */
   guint transports = 0;  /* GstRTSPLowerTrans; 0: UDP + TCP */
   int max_clients = -1;  /* -1: the server-wide --max-clients */
+  bool operator== (const MountConfig &) const = default;
 };
 
 bool config_add_source (FanoutServerConfig *c, const char *arg,
@@ -207,6 +209,9 @@ struct Mount {
   std::string ring; /* channel the medias read */
   std::string media_launch;
   Runner encoder; /* empty desc for copy mounts */
+  /* In the mount points (main context): a reload that drops the mount
+   * unmounts it (new clients get 404), one that names it again remounts. */
+  bool mounted = true;
   /* Isolated mounts: every client's own cursor on the payloaded frames.
    * Shared with the medias (MediaInfo), which may outlive the mount. */
   std::shared_ptr<Sender> sender;

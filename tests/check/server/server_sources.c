@@ -7,7 +7,9 @@
  * version 2.1 of the License, or (at your option) any later version.
  */
 
-/* A source that is not available at start (a camera not plugged in, a
+/* SIGHUP re-reads --config and applies removed mounts (test_sighup_reload).
+ *
+ * A source that is not available at start (a camera not plugged in, a
  * relayed server not up yet, a launch pipeline that fails) is a runtime
  * condition: the server starts, serves its other mounts, answers 503 on the
  * source's mounts and retries with its backoff; a relay whose origin comes
@@ -21,6 +23,7 @@
 
 #include "serverutil.h"
 
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -228,6 +231,116 @@ GST_START_TEST (test_unfixable_still_fails)
 
 GST_END_TEST;
 
+/* Reads the spawned server's output lines into @seen until one contains
+ * @needle (TRUE) or the output ends (FALSE). */
+static gboolean
+read_until (GDataInputStream *out, GString *seen, const gchar *needle)
+{
+  gchar *line;
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
+    gboolean hit = strstr (line, needle) != NULL;
+    g_string_append_printf (seen, "%s\n", line);
+    g_free (line);
+    if (hit)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static const gchar *const kConfAB
+    = "[source t]\nspec=test:320x240@15\n"
+      "[mount /a]\nsource=t\n[mount /b]\nsource=t\n";
+
+/* SIGHUP re-reads --config: a mount dropped from it is unmounted (404)
+ * while a client of another mount keeps playing; an added one is named as
+ * not applied live; naming the dropped one again mounts it again; a config
+ * that does not parse keeps the running one. The server keeps running. */
+GST_START_TEST (test_sighup_reload)
+{
+  gchar *dir = g_dir_make_tmp ("fanout-reload-XXXXXX", NULL);
+  gchar *conf = g_build_filename (dir, "server.conf", NULL);
+  GError *err = NULL;
+  GSubprocess *proc;
+  GDataInputStream *out;
+  GString *seen = g_string_new (NULL);
+  gchar *url;
+  guint port = 0;
+  TestClient *c;
+  guint64 n;
+  const gchar *p;
+
+  fail_unless (dir != NULL);
+  fail_unless (g_file_set_contents (conf, kConfAB, -1, NULL));
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                               | G_SUBPROCESS_FLAGS_STDERR_MERGE,
+                           &err, server_binary (), "--config", conf, "--port",
+                           "0", "--address", "127.0.0.1", NULL);
+  fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  fail_unless (read_until (out, seen, "ffplay"), "no serving:\n%s", seen->str);
+  p = strstr (seen->str, "Serving rtsp://127.0.0.1:");
+  fail_unless (p && sscanf (p, "Serving rtsp://127.0.0.1:%u/", &port) == 1,
+               "%s", seen->str);
+  fail_unless_equals_int (describe_status (port, "/b"), 200);
+  url = g_strdup_printf ("rtsp://127.0.0.1:%u/a", port);
+  c = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
+  fail_unless (test_client_wait_frames (c, 10, 60), "client: %s",
+               c->error ? c->error : "no frames");
+
+  /* /b dropped, /c added */
+  fail_unless (
+      g_file_set_contents (conf,
+                           "[source t]\nspec=test:320x240@15\n"
+                           "[mount /a]\nsource=t\n[mount /c]\nsource=t\n",
+                           -1, NULL));
+  g_subprocess_send_signal (proc, SIGHUP);
+  fail_unless (read_until (out, seen, "reload:"), "no reload line:\n%s",
+               seen->str);
+  fail_unless (strstr (seen->str, "reload: unmounted /b; not applied live, "
+                                  "restart to apply: added /c"),
+               "%s", seen->str);
+  fail_unless_equals_int (describe_status (port, "/b"), 404);
+  fail_unless_equals_int (describe_status (port, "/c"), 404);
+  fail_unless_equals_int (describe_status (port, "/a"), 200);
+  /* the client of /a was not dropped: it keeps receiving frames */
+  g_mutex_lock (&c->lock);
+  n = c->depay_buffers;
+  g_mutex_unlock (&c->lock);
+  fail_unless (test_client_wait_frames (c, n + 10, 60), "client: %s",
+               c->error ? c->error : "stopped after the reload");
+
+  /* a config that does not parse: one line, nothing changes */
+  fail_unless (
+      g_file_set_contents (conf, "[mount /a]\nsource=t\ncodec=zz\n", -1, NULL));
+  g_subprocess_send_signal (proc, SIGHUP);
+  fail_unless (read_until (out, seen, "keeping the running configuration"),
+               "%s", seen->str);
+  fail_unless_equals_int (describe_status (port, "/a"), 200);
+
+  /* /b named again: mounted again */
+  fail_unless (g_file_set_contents (conf, kConfAB, -1, NULL));
+  g_subprocess_send_signal (proc, SIGHUP);
+  fail_unless (read_until (out, seen, "reload: mounted again /b"), "%s",
+               seen->str);
+  fail_unless_equals_int (describe_status (port, "/b"), 200);
+  test_client_free (c);
+
+  g_subprocess_send_signal (proc, SIGTERM);
+  fail_unless (g_subprocess_wait (proc, NULL, NULL));
+  fail_unless (g_subprocess_get_if_exited (proc));
+  fail_unless_equals_int (g_subprocess_get_exit_status (proc), 0);
+  g_unlink (conf);
+  g_rmdir (dir);
+  g_free (url);
+  g_free (conf);
+  g_free (dir);
+  g_string_free (seen, TRUE);
+  g_object_unref (out);
+  g_object_unref (proc);
+}
+
+GST_END_TEST;
+
 static Suite *
 server_sources_suite (void)
 {
@@ -240,6 +353,7 @@ server_sources_suite (void)
   tcase_add_test (tc, test_relay_origin_comes_up);
   tcase_add_test (tc, test_launch_source_fails);
   tcase_add_test (tc, test_unfixable_still_fails);
+  tcase_add_test (tc, test_sighup_reload);
   return s;
 }
 
