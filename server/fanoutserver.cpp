@@ -1899,7 +1899,8 @@ mount_unavailable_cb (GstRTSPClient *, GstRTSPContext *ctx,
 {
   auto *s = static_cast<Server *> (data);
   Mount *m = ctx->uri ? find_mount (s, ctx->uri->abspath) : nullptr;
-  if (!m || !m->factory)
+  /* an unmounted one is gst-rtsp-server's 404 */
+  if (!m || !m->factory || !m->mounted.load (std::memory_order_relaxed))
     return GST_RTSP_STS_OK;
   gchar *launch = gst_rtsp_media_factory_get_launch (m->factory);
   if (launch) {
@@ -2141,18 +2142,18 @@ fanout_server_reload (FanoutServer *fs, const FanoutServerConfig *config)
       if (x.path == m->cfg.path)
         nc = &x;
     if (!nc) {
-      if (m->mounted && m->factory) {
+      if (m->mounted.load (std::memory_order_relaxed) && m->factory) {
         gst_rtsp_mount_points_remove_factory (mp, m->cfg.path.c_str ());
-        m->mounted = false;
+        m->mounted.store (false, std::memory_order_relaxed);
         removed.push_back (m->cfg.path);
       }
     } else if (!(*nc == m->cfg)) {
       not_live.push_back ("changed " + m->cfg.path);
-    } else if (!m->mounted && m->factory) {
+    } else if (!m->mounted.load (std::memory_order_relaxed) && m->factory) {
       gst_rtsp_mount_points_add_factory (
           mp, m->cfg.path.c_str (),
           GST_RTSP_MEDIA_FACTORY (g_object_ref (m->factory)));
-      m->mounted = true;
+      m->mounted.store (true, std::memory_order_relaxed);
       remounted.push_back (m->cfg.path);
     }
   }

@@ -209,9 +209,11 @@ struct Mount {
   std::string ring; /* channel the medias read */
   std::string media_launch;
   Runner encoder; /* empty desc for copy mounts */
-  /* In the mount points (main context): a reload that drops the mount
-   * unmounts it (new clients get 404), one that names it again remounts. */
-  bool mounted = true;
+  /* In the mount points: a reload that drops the mount unmounts it (new
+   * clients get 404), one that names it again remounts. Written on the main
+   * context, read by client threads (mount_unavailable_cb): relaxed, it
+   * orders nothing (the mount points have their own lock). */
+  std::atomic<bool> mounted{ true };
   /* Isolated mounts: every client's own cursor on the payloaded frames.
    * Shared with the medias (MediaInfo), which may outlive the mount. */
   std::shared_ptr<Sender> sender;

@@ -15,6 +15,7 @@
  *       --mount /sd=cam,codec=mjpeg,size=640x360
  *   fanout-rtsp-server --version            # more examples: --help
  *
+ * SIGHUP re-reads the command line and --config (fanout_server_reload).
  * Exit status: 0 after SIGINT/SIGTERM, 2 on bad input (one line on stderr
  * naming the problem and the fix), 1 on an unexpected failure. */
 
