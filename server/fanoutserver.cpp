@@ -1744,9 +1744,16 @@ session_removed_cb (GstRTSPSessionPool *, GstRTSPSession *session,
                     gpointer data) noexcept
 {
   auto *s = static_cast<Server *> (data);
-  for (auto &m : s->mounts)
-    if (m->sender)
-      m->sender->remove_session (session);
+  for (auto &m : s->mounts) {
+    std::shared_ptr<Sender> sender;
+    {
+      /* a mount completed late sets it under the lock (mount_complete) */
+      std::lock_guard<std::mutex> g (m->lock);
+      sender = m->sender;
+    }
+    if (sender)
+      sender->remove_session (session);
+  }
 }
 
 /* Builds what the mount serves from what its source carries (it is up):
@@ -1833,14 +1840,18 @@ mount_complete (Mount &m, GError **error)
     guint cap = m.encoder.desc.empty () ? m.source->capacity
                                         : mount_ring_capacity (m, src_fps);
     std::string why;
-    m.sender = Sender::create (m.cfg.path, cap, sender_join_cb, &m, &why);
-    if (!m.sender) {
+    auto sender = Sender::create (m.cfg.path, cap, sender_join_cb, &m, &why);
+    if (!sender) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                    "mount %s: cannot start isolated delivery (%s): use "
                    "mode=shared",
                    m.cfg.path.c_str (), why.c_str ());
       return false;
     }
+    /* Under the mount's lock: a mount whose source came up late is
+     * completed while session_removed_cb may run on a client thread. */
+    std::lock_guard<std::mutex> g (m.lock);
+    m.sender = std::move (sender);
   }
   /* Last: the fields above are written before a client thread can build a
    * media (the factory's lock orders them). */
