@@ -65,6 +65,47 @@ count_lines_with (const gchar *text, const gchar *needle)
   return n;
 }
 
+typedef struct {
+  GCancellable *cancel;
+  gint stop; /* g_atomic_int */
+  gint64 deadline;
+} Watchdog;
+
+static gpointer
+watchdog_thread (gpointer data)
+{
+  Watchdog *w = data;
+  while (!g_atomic_int_get (&w->stop) && g_get_monotonic_time () < w->deadline)
+    g_usleep (50 * 1000);
+  if (!g_atomic_int_get (&w->stop))
+    g_cancellable_cancel (w->cancel);
+  return NULL;
+}
+
+/* Reads the spawned server's output lines into @seen until one contains
+ * @needle (TRUE), or the output ends or 60 s pass (FALSE). */
+static gboolean
+read_until (GDataInputStream *out, GString *seen, const gchar *needle)
+{
+  Watchdog w = { g_cancellable_new (), 0,
+                 g_get_monotonic_time () + 60 * G_USEC_PER_SEC };
+  GThread *t = g_thread_new ("watchdog", watchdog_thread, &w);
+  gboolean hit = FALSE;
+  gchar *line;
+
+  while (
+      !hit
+      && (line = g_data_input_stream_read_line (out, NULL, w.cancel, NULL))) {
+    hit = strstr (line, needle) != NULL;
+    g_string_append_printf (seen, "%s\n", line);
+    g_free (line);
+  }
+  g_atomic_int_set (&w.stop, 1);
+  g_thread_join (t);
+  g_object_unref (w.cancel);
+  return hit;
+}
+
 /* The binary with a camera that is not plugged in: one log line naming the
  * camera, /live plays, /cam answers 503 while the server keeps retrying
  * (several attempts pass, the line is not repeated), SIGTERM exits 0. */
@@ -84,15 +125,10 @@ GST_START_TEST (test_missing_camera_binary)
 
   fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
-  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
-    g_string_append_printf (seen, "%s\n", line);
-    if (!url && g_str_has_prefix (line, "Serving "))
-      url = g_strdup (line + 8);
-    if (strstr (line, "ffplay")) {
-      g_free (line);
-      break;
-    }
-    g_free (line);
+  if (read_until (out, seen, "ffplay")) {
+    const gchar *p = strstr (seen->str, "Serving ");
+    if (p)
+      url = g_strndup (p + 8, strcspn (p + 8, "\n"));
   }
   fail_unless (url != NULL, "the server did not serve; its output:\n%s",
                seen->str);
@@ -231,22 +267,6 @@ GST_START_TEST (test_unfixable_still_fails)
 
 GST_END_TEST;
 
-/* Reads the spawned server's output lines into @seen until one contains
- * @needle (TRUE) or the output ends (FALSE). */
-static gboolean
-read_until (GDataInputStream *out, GString *seen, const gchar *needle)
-{
-  gchar *line;
-  while ((line = g_data_input_stream_read_line (out, NULL, NULL, NULL))) {
-    gboolean hit = strstr (line, needle) != NULL;
-    g_string_append_printf (seen, "%s\n", line);
-    g_free (line);
-    if (hit)
-      return TRUE;
-  }
-  return FALSE;
-}
-
 static const gchar *const kConfAB
     = "[source t]\nspec=test:320x240@15\n"
       "[mount /a]\nsource=t\n[mount /b]\nsource=t\n";
@@ -341,6 +361,54 @@ GST_START_TEST (test_sighup_reload)
 
 GST_END_TEST;
 
+/* A device path that appears while the server runs is probed at the next
+ * retry: here it is no camera (a plain file), which is logged once as the
+ * new reason, and the server keeps running and retrying. */
+GST_START_TEST (test_device_appears)
+{
+  gchar *dir = g_dir_make_tmp ("fanout-dev-XXXXXX", NULL);
+  gchar *dev = g_build_filename (dir, "video0", NULL);
+  gchar *spec = g_strdup_printf ("cam=v4l2:%s", dev);
+  gchar *there = g_strdup_printf ("%s is there now", dev);
+  gchar *cannot = g_strdup_printf ("cannot open camera %s", dev);
+  GError *err = NULL;
+  GSubprocess *proc;
+  GDataInputStream *out;
+  GString *seen = g_string_new (NULL);
+
+  fail_unless (dir != NULL);
+  proc = g_subprocess_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, &err,
+      server_binary (), "--port", "0", "--address", "127.0.0.1", "--source",
+      spec, "--mount", "/cam=cam", NULL);
+  fail_unless (proc != NULL, "spawn: %s", err ? err->message : "?");
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  fail_unless (read_until (out, seen, "ffplay"), "no serving:\n%s", seen->str);
+  fail_unless (strstr (seen->str, "does not exist"), "%s", seen->str);
+  fail_unless (g_file_set_contents (dev, "", 0, NULL));
+  fail_unless (read_until (out, seen, cannot), "%s", seen->str);
+  /* probed, but it did not open: not "there" yet */
+  fail_unless (strstr (seen->str, there) == NULL, "%s", seen->str);
+  fail_unless (strstr (seen->str, "retrying in"), "%s", seen->str);
+
+  g_subprocess_send_signal (proc, SIGTERM);
+  fail_unless (g_subprocess_wait (proc, NULL, NULL));
+  fail_unless (g_subprocess_get_if_exited (proc));
+  fail_unless_equals_int (g_subprocess_get_exit_status (proc), 0);
+  g_unlink (dev);
+  g_rmdir (dir);
+  g_free (cannot);
+  g_free (there);
+  g_free (spec);
+  g_free (dev);
+  g_free (dir);
+  g_string_free (seen, TRUE);
+  g_object_unref (out);
+  g_object_unref (proc);
+}
+
+GST_END_TEST;
+
 static Suite *
 server_sources_suite (void)
 {
@@ -354,6 +422,7 @@ server_sources_suite (void)
   tcase_add_test (tc, test_launch_source_fails);
   tcase_add_test (tc, test_unfixable_still_fails);
   tcase_add_test (tc, test_sighup_reload);
+  tcase_add_test (tc, test_device_appears);
   return s;
 }
 
