@@ -14,7 +14,7 @@ builddir=${1:-build}
 case "$builddir" in /*) ;; *) builddir=$top/$builddir ;; esac
 outdir=${2:-$top/docs/inspect}
 plugindir=$builddir/plugins/fanout
-elements="payloadbatch fanout fanoutsink fanoutsrc"
+elements="payloadbatch fanout fanoutsink fanoutsrc fanoutshmsink fanoutshmsrc"
 
 if [ ! -f "$plugindir/libgstfanout.so" ]; then
   echo "no plugin in $plugindir: build first (bash scripts/build.sh)" >&2

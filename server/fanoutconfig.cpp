@@ -67,6 +67,8 @@ codec_name (Codec c) noexcept
     return "auto";
   case Codec::H264:
     return "h264";
+  case Codec::H265:
+    return "h265";
   case Codec::Mjpeg:
     return "mjpeg";
   case Codec::Vp8:
@@ -119,6 +121,8 @@ mount_set (MountConfig &m, const std::string &key, const std::string &val,
   if (key == "codec") {
     if (val == "h264")
       m.codec = Codec::H264;
+    else if (val == "h265" || val == "hevc")
+      m.codec = Codec::H265;
     else if (val == "mjpeg" || val == "jpeg")
       m.codec = Codec::Mjpeg;
     else if (val == "vp8")
@@ -179,7 +183,7 @@ bad_value:
   g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                "bad value '%s' for mount key '%s' in %s: use %s", val.c_str (),
                key.c_str (), where,
-               key == "codec"       ? "h264, mjpeg, vp8, copy or auto"
+               key == "codec"       ? "h264, h265, mjpeg, vp8, copy or auto"
                : key == "size"      ? "WIDTHxHEIGHT, e.g. size=640x360"
                : key == "gop"       ? "seconds between keyframes, e.g. gop=2"
                : key == "mode"      ? "shared or isolated"
@@ -374,6 +378,15 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
       return false;
     }
     c->max_clients = (int)u;
+  } else if (key == "session-timeout") {
+    if (!parse_uint (v, 86400, &u) || u == 0) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --session-timeout '%s': use whole seconds from 1 to "
+                   "86400",
+                   v);
+      return false;
+    }
+    c->session_timeout_s = (guint)u;
   } else if (key == "idle-pause") {
     if (!parse_uint (v, 86400, &u)) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
@@ -406,6 +419,19 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
     }
   } else if (key == "multicast-range") {
     return set_multicast_range (c, v, error);
+  } else if (key == "webrtc-ports") {
+    guint lo = 0, hi = 0;
+    char end = 0;
+    if (sscanf (v, "%u-%u%c", &lo, &hi, &end) != 2 || lo == 0 || lo > hi
+        || hi > 65535) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --webrtc-ports '%s': write MIN-MAX, e.g. 50000-50100 "
+                   "(the UDP ports WebRTC viewers' ICE may use)",
+                   v);
+      return false;
+    }
+    c->webrtc_port_min = lo;
+    c->webrtc_port_max = hi;
   } else if (key == "source") {
     return config_add_source (c, v, error);
   } else if (key == "mount") {
@@ -464,7 +490,8 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "v4l2[:DEVICE], rtsp://..., any URI, launch:PIPELINE",
       "NAME=SPEC" },
     { "mount", 'm', 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
-      "Serve a source at /PATH (repeatable). Keys: codec=h264|mjpeg|vp8|copy, "
+      "Serve a source at /PATH (repeatable). Keys: "
+      "codec=h264|h265|mjpeg|vp8|copy, "
       "size=WxH, fps=N, bitrate=KBPS, gop=SECONDS, mode=shared|isolated, "
       "transport=udp+tcp+multicast, max-clients=N",
       "/PATH=NAME[,KEY=VALUE...]" },
@@ -496,6 +523,14 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
     { "http-port", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "Serve /metrics and /stats over HTTP on this port (0: a free one)",
       "PORT" },
+    { "webrtc-ports", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "UDP ports for WebRTC (WHEP) viewers' ICE, for firewalls (default: "
+      "any)",
+      "MIN-MAX" },
+    { "session-timeout", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "End a session after this many seconds without a request, RTCP or "
+      "keep-alive from its client (default 60; 5 s of grace)",
+      "SECONDS" },
     /* a file name: passed as the bytes given, not converted to UTF-8 */
     { "config", 'c', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK,
       (gpointer)option_cb, "Read settings, sources and mounts from a key file",

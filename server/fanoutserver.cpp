@@ -30,6 +30,7 @@
 #endif
 
 #include "fanoutserverprivate.h"
+#include "fanoutwhep.h"
 
 #include <gst/gst.h>
 #include <gst/base/gstbasesink.h>
@@ -172,6 +173,13 @@ check_codec (Codec codec, const std::string &path, GError **error) noexcept
       need = "x264enc or openh264enc", pkg = "gstreamer1.0-plugins-ugly";
     else if (!element_exists ("rtph264pay") || !element_exists ("h264parse"))
       need = "rtph264pay and h264parse",
+      pkg = "gstreamer1.0-plugins-good and -bad";
+    break;
+  case Codec::H265:
+    if (!element_exists ("x265enc"))
+      need = "x265enc", pkg = "gstreamer1.0-plugins-bad";
+    else if (!element_exists ("rtph265pay") || !element_exists ("h265parse"))
+      need = "rtph265pay and h265parse",
       pkg = "gstreamer1.0-plugins-good and -bad";
     break;
   case Codec::Mjpeg:
@@ -368,6 +376,12 @@ encoder_chain (const Mount &m, guint src_fps)
   case Codec::Mjpeg:
     d = g_strdup_printf ("jpegenc name=enc quality=85");
     break;
+  case Codec::H265:
+    d = g_strdup_printf ("x265enc name=enc tune=zerolatency "
+                         "speed-preset=ultrafast bitrate=%u key-int-max=%u "
+                         "! h265parse config-interval=-1",
+                         m.cfg.bitrate, keyint);
+    break;
   case Codec::Vp8:
     d = g_strdup_printf ("vp8enc name=enc deadline=1 cpu-used=8 "
                          "end-usage=cbr target-bitrate=%u "
@@ -416,6 +430,8 @@ payloader_for (Codec c, Mode mode)
     return d + "payloader=\"rtpjpegpay pt=26\"";
   case Codec::Vp8:
     return d + "payloader=\"rtpvp8pay pt=96\"";
+  case Codec::H265:
+    return d + "payloader=\"rtph265pay pt=96 config-interval=-1\"";
   default:
     return d + "payloader=\"rtph264pay pt=96 config-interval=-1\"";
   }
@@ -1081,41 +1097,181 @@ client_state (GstRTSPClient *client) noexcept
       g_object_get_data (G_OBJECT (client), "fanout-client"));
 }
 
-static GstRTSPStatusCode
-check_capacity (GstRTSPClient *client, GstRTSPContext *ctx) noexcept
+static const char *
+transport_name (GstRTSPStreamTransport *trans) noexcept
 {
-  ClientState *cs = client_state (client);
-  if (!cs || !ctx->uri)
-    return GST_RTSP_STS_OK;
-  Mount *m = find_mount (cs->server, ctx->uri->abspath);
-  if (!m || m->max_clients <= 0)
-    return GST_RTSP_STS_OK;
-  {
-    std::lock_guard<std::mutex> g (cs->server->lock);
-    if (cs->counted && cs->mount == m)
-      return GST_RTSP_STS_OK;
+  const GstRTSPTransport *t
+      = trans ? gst_rtsp_stream_transport_get_transport (trans) : nullptr;
+  if (!t)
+    return "-";
+  return t->lower_transport == GST_RTSP_LOWER_TRANS_TCP         ? "tcp"
+         : t->lower_transport == GST_RTSP_LOWER_TRANS_UDP_MCAST ? "multicast"
+                                                                : "udp";
+}
+
+static std::string
+session_id (GstRTSPSession *session)
+{
+  const gchar *id
+      = session ? gst_rtsp_session_get_sessionid (session) : nullptr;
+  return id ? id : "";
+}
+
+/* The authenticated user of a request ("" without authentication). */
+static std::string
+ctx_user (const GstRTSPContext *ctx)
+{
+  const gchar *u = ctx && ctx->token
+                       ? gst_rtsp_token_get_string (ctx->token, kTokenUser)
+                       : nullptr;
+  return u ? u : "";
+}
+
+/* The record of session @id on @m, or nullptr. With s->lock held. */
+static SessionState *
+find_session_locked (Server *s, const std::string &id, Mount *m) noexcept
+{
+  auto range = s->sessions.equal_range (id);
+  for (auto it = range.first; it != range.second; ++it)
+    if (it->second.mount == m)
+      return &it->second;
+  return nullptr;
+}
+
+/* A request that would add a session on @m (@new_session: a session too)
+ * beyond --max-clients, or beyond this connection's share: 503. */
+static GstRTSPStatusCode
+check_capacity (ClientState *cs, Mount *m, bool new_session,
+                const GstRTSPContext *ctx) noexcept
+{
+  Server *s = cs->server;
+  if (new_session) {
+    guint held = 0;
+    {
+      std::lock_guard<std::mutex> g (s->lock);
+      for (auto &[id, conn] : s->owners)
+        held += conn == cs->id;
+    }
+    if (held >= kMaxSessionsPerConnection) {
+      log_line (s,
+                "client %s (user %s) refused on %s: %u sessions on one "
+                "connection already",
+                cs->address.c_str (), ctx_user (ctx).c_str (),
+                m->cfg.path.c_str (), held);
+      return GST_RTSP_STS_SERVICE_UNAVAILABLE;
+    }
   }
-  std::lock_guard<std::mutex> g (m->lock);
-  if (m->clients >= m->max_clients) {
-    log_line (cs->server,
-              "client %s refused on %s: %d clients already "
-              "(max-clients)",
-              cs->address.c_str (), m->cfg.path.c_str (), m->clients);
+  if (m->max_clients <= 0)
+    return GST_RTSP_STS_OK;
+  int clients;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    clients = m->clients;
+  }
+  if (clients >= m->max_clients) {
+    log_line (s, "client %s refused on %s: %d clients already (max-clients)",
+              cs->address.c_str (), m->cfg.path.c_str (), clients);
     return GST_RTSP_STS_SERVICE_UNAVAILABLE;
   }
   return GST_RTSP_STS_OK;
 }
 
+/* A request naming a session (its Session header) that another connection
+ * set up is answered as if there were no such session: knowing a session
+ * id does not make one its owner. */
+static GstRTSPStatusCode
+check_owner (ClientState *cs, const GstRTSPContext *ctx,
+             const char *method) noexcept
+{
+  if (!ctx->session)
+    return GST_RTSP_STS_OK;
+  Server *s = cs->server;
+  std::string id = session_id (ctx->session);
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    auto it = s->owners.find (id);
+    if (it != s->owners.end () && it->second == cs->id)
+      return GST_RTSP_STS_OK;
+  }
+  log_line (s,
+            "client %s (user %s): %s of another connection's session "
+            "refused (454)",
+            cs->address.c_str (), ctx_user (ctx).c_str (), method);
+  return GST_RTSP_STS_SESSION_NOT_FOUND;
+}
+
+/* gst-rtsp-server makes a connection watch every session its requests
+ * name, before any hook can refuse them, and when that connection closes
+ * it tears down the TCP transports of every session it watches: one
+ * request naming someone else's session, then a disconnect, cut that
+ * session off. So after each request a connection stops watching the
+ * sessions it does not own (with drop-backlog, the default, unwatching
+ * only drops a reference). */
+static GstRTSPFilterResult
+unwatch_foreign (GstRTSPClient *client, GstRTSPSession *session,
+                 gpointer data) noexcept
+{
+  auto *cs = static_cast<ClientState *> (data);
+  std::string id = session_id (session);
+  {
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    auto it = cs->server->owners.find (id);
+    if (it != cs->server->owners.end () && it->second == cs->id)
+      return GST_RTSP_FILTER_KEEP;
+  }
+  GST_DEBUG ("client %p stops watching session %s", (void *)client,
+             id.c_str ());
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static void
+send_message_cb (GstRTSPClient *client, GstRTSPContext *, GstRTSPMessage *,
+                 gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (!cs)
+    return;
+  GList *gone = gst_rtsp_client_session_filter (client, unwatch_foreign, cs);
+  g_list_free_full (gone, g_object_unref);
+}
+
 static GstRTSPStatusCode
 pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
-  return check_capacity (client, ctx);
+  ClientState *cs = client_state (client);
+  Mount *m
+      = cs && ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
+  if (!m)
+    return GST_RTSP_STS_OK;
+  {
+    /* This connection plays the mount already: it may describe it. */
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    for (auto &[id, ss] : cs->server->sessions)
+      if (ss.conn == cs->id && ss.mount == m)
+        return GST_RTSP_STS_OK;
+  }
+  return check_capacity (cs, m, false, ctx);
 }
 
 static GstRTSPStatusCode
 pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
-  return check_capacity (client, ctx);
+  ClientState *cs = client_state (client);
+  if (!cs)
+    return GST_RTSP_STS_OK;
+  GstRTSPStatusCode owner = check_owner (cs, ctx, "SETUP");
+  if (owner != GST_RTSP_STS_OK)
+    return owner;
+  Mount *m = ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
+  if (!m)
+    return GST_RTSP_STS_OK;
+  if (ctx->session) {
+    std::string id = session_id (ctx->session);
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    if (find_session_locked (cs->server, id, m))
+      return GST_RTSP_STS_OK; /* a transport of a session counted */
+  }
+  return check_capacity (cs, m, ctx->session == nullptr, ctx);
 }
 
 /* The mount's bound on forced keyframes (0: none), and the oldest keyframe
@@ -1148,15 +1304,21 @@ pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   ClientState *cs = client_state (client);
   if (!cs)
     return GST_RTSP_STS_OK;
-  Mount *m = nullptr;
-  guint64 mark = 0;
-  {
-    std::lock_guard<std::mutex> g (cs->server->lock);
-    m = cs->mount;
-    mark = cs->kf_mark;
-  }
+  GstRTSPStatusCode owner = check_owner (cs, ctx, "PLAY");
+  if (owner != GST_RTSP_STS_OK)
+    return owner;
+  Mount *m = ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
   if (!m || !m->sender || m->encoder.desc.empty () || !ctx->sessmedia)
     return GST_RTSP_STS_OK;
+  guint64 mark = 0;
+  {
+    std::string id = session_id (ctx->session);
+    std::lock_guard<std::mutex> g (cs->server->lock);
+    SessionState *ss = find_session_locked (cs->server, id, m);
+    if (!ss)
+      return GST_RTSP_STS_OK;
+    mark = ss->kf_mark;
+  }
   GstRTSPStream *stream = gst_rtsp_media_get_stream (
       gst_rtsp_session_media_get_media (ctx->sessmedia), 0);
   /* Blocking: the media holds its first frame until this PLAY. */
@@ -1173,52 +1335,72 @@ pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   return GST_RTSP_STS_OK;
 }
 
+static GstRTSPStatusCode
+pre_pause_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  return cs ? check_owner (cs, ctx, "PAUSE") : GST_RTSP_STS_OK;
+}
+
+static GstRTSPStatusCode
+pre_teardown_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  return cs ? check_owner (cs, ctx, "TEARDOWN") : GST_RTSP_STS_OK;
+}
+
+/* GET_PARAMETER and SET_PARAMETER with a Session header are keep-alives. */
+static GstRTSPStatusCode
+pre_get_parameter_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                      gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  return cs ? check_owner (cs, ctx, "GET_PARAMETER") : GST_RTSP_STS_OK;
+}
+
+static GstRTSPStatusCode
+pre_set_parameter_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                      gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  return cs ? check_owner (cs, ctx, "SET_PARAMETER") : GST_RTSP_STS_OK;
+}
+
 static void
 setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
   ClientState *cs = client_state (client);
-  if (!cs || !ctx->uri)
+  if (!cs || !ctx->uri || !ctx->session)
     return;
-  Mount *m = find_mount (cs->server, ctx->uri->abspath);
+  Server *s = cs->server;
+  Mount *m = find_mount (s, ctx->uri->abspath);
   if (!m)
     return;
-  const char *trans = "-";
-  if (ctx->trans) {
-    const GstRTSPTransport *t
-        = gst_rtsp_stream_transport_get_transport (ctx->trans);
-    if (t)
-      trans = t->lower_transport == GST_RTSP_LOWER_TRANS_TCP ? "tcp"
-              : t->lower_transport == GST_RTSP_LOWER_TRANS_UDP_MCAST
-                  ? "multicast"
-                  : "udp";
-  }
+  std::string id = session_id (ctx->session);
+  bool isolated_enc = m->sender && !m->encoder.desc.empty ();
+  /* Isolated: this client's cursor will start at a fresh keyframe: the
+   * newest one if it is young, else one asked for now (within the mount's
+   * bound), so that it is in the ring by its PLAY. */
+  guint64 mark = isolated_enc ? m->sender->keyframes () : 0;
   bool count = false;
   {
-    std::lock_guard<std::mutex> g (cs->server->lock);
-    cs->transport = trans;
-    if (!cs->counted) {
-      cs->counted = true;
-      cs->mount = m;
-      cs->path = m->cfg.path;
+    std::lock_guard<std::mutex> g (s->lock);
+    SessionState *ss = find_session_locked (s, id, m);
+    if (!ss) {
+      SessionState n{ id, cs->id, cs->address, ctx_user (ctx), m };
+      n.setup_us = g_get_monotonic_time ();
+      ss = &s->sessions.emplace (id, std::move (n))->second;
       count = true;
     }
+    ss->transport = transport_name (ctx->trans);
+    ss->kf_mark = mark;
   }
   if (count) {
     std::lock_guard<std::mutex> g (m->lock);
     m->clients++;
   }
-  if (m->sender && !m->encoder.desc.empty ()) {
-    /* Isolated: this client's cursor will start at a fresh keyframe: the
-     * newest one if it is young, else one asked for now (within the
-     * mount's bound), so that it is in the ring by its PLAY. */
-    guint64 mark = m->sender->keyframes ();
-    {
-      std::lock_guard<std::mutex> g (cs->server->lock);
-      cs->kf_mark = mark;
-    }
-    if (!newest_keyframe_fresh (m))
-      request_key_unit (m, true);
-  }
+  if (isolated_enc && !newest_keyframe_fresh (m))
+    request_key_unit (m, true);
 }
 
 static gboolean
@@ -1303,12 +1485,32 @@ wait_fresh_keyframe (Mount *m) noexcept
       });
 }
 
-/* Isolated mount: this client's transport is served by the mount's sender
+/* Viewers outside gst-rtsp-server (fanoutwhep.cpp) count as medias. */
+void
+mount_hold_encoder (Mount *m, bool hold) noexcept
+{
+  if (hold) {
+    MediaInfo mi{ m, nullptr, nullptr };
+    encoder_media_added (m, &mi);
+    return;
+  }
+  std::lock_guard<std::mutex> g (m->lock);
+  m->live_medias--;
+  encoder_arm_idle_locked (m);
+}
+
+void
+mount_request_key_unit (Mount *m) noexcept
+{
+  request_key_unit (m, true);
+}
+
+/* Isolated mount: this session's transport is served by the mount's sender
  * from now on, on its own cursor (the media's frames never reach
  * gst-rtsp-server's own fan-out: see pay_src_probe). */
 static bool
-isolated_play (ClientState *cs, Mount *m, GstRTSPContext *ctx,
-               gint64 play_us) noexcept
+isolated_play (Server *s, Mount *m, GstRTSPClient *client, GstRTSPContext *ctx,
+               const std::string &id, gint64 play_us) noexcept
 {
   if (!ctx->sessmedia || !ctx->session) {
     GST_WARNING ("isolated PLAY without a session");
@@ -1322,39 +1524,44 @@ isolated_play (ClientState *cs, Mount *m, GstRTSPContext *ctx,
   }
   std::shared_ptr<SenderClient> old;
   {
-    std::lock_guard<std::mutex> g (cs->server->lock);
-    old = std::exchange (cs->sent, nullptr);
+    std::lock_guard<std::mutex> g (s->lock);
+    SessionState *ss = find_session_locked (s, id, m);
+    if (!ss)
+      return false;
+    old = std::exchange (ss->sent, nullptr);
   }
   m->sender->remove (old); /* PLAY after PAUSE */
   /* The client's cursor starts on the newest keyframe, in the ring. */
   std::shared_ptr<SenderClient> sc
-      = m->sender->add (cs->client, ctx->session, trans, play_us);
+      = m->sender->add (client, ctx->session, trans, play_us);
   if (!sc) {
     GST_WARNING ("isolated PLAY: transport not served");
     return false;
   }
-  std::lock_guard<std::mutex> g (cs->server->lock);
-  cs->sent = std::move (sc);
-  return true;
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    if (SessionState *ss = find_session_locked (s, id, m)) {
+      ss->sent = sc;
+      return true;
+    }
+  }
+  m->sender->remove (sc); /* the session ended meanwhile */
+  return false;
 }
 
 static void
 play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
   ClientState *cs = client_state (client);
-  if (!cs)
+  if (!cs || !ctx->uri || !ctx->session)
     return;
-  Mount *m = nullptr;
-  {
-    std::lock_guard<std::mutex> g (cs->server->lock);
-    m = cs->mount;
-  }
-  if (!m && ctx->uri)
-    m = find_mount (cs->server, ctx->uri->abspath);
+  Server *s = cs->server;
+  Mount *m = find_mount (s, ctx->uri->abspath);
   if (!m)
     return;
+  std::string id = session_id (ctx->session);
   gint64 now = g_get_monotonic_time ();
-  bool isolated = m->sender && isolated_play (cs, m, ctx, now);
+  bool isolated = m->sender && isolated_play (s, m, client, ctx, id, now);
   GstRTSPMedia *media = ctx->sessmedia
                             ? gst_rtsp_session_media_get_media (ctx->sessmedia)
                             : ctx->media;
@@ -1363,97 +1570,160 @@ play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
     m->pending.push_back (Join{ media, now });
   }
   guint64 frames = isolated ? 0 : m->frames.load (std::memory_order_relaxed);
-  std::string trans;
+  std::string trans = "-";
   {
-    std::lock_guard<std::mutex> g (cs->server->lock);
-    cs->play_us = now;
-    cs->frames_at_play = frames;
-    trans = cs->transport;
+    std::lock_guard<std::mutex> g (s->lock);
+    if (SessionState *ss = find_session_locked (s, id, m)) {
+      ss->play_us = now;
+      ss->frames_at_play = frames;
+      trans = ss->transport;
+    }
   }
   if (!isolated)
     request_key_unit (m, true);
-  log_line (cs->server, "client %s playing %s over %s", cs->address.c_str (),
-            m->cfg.path.c_str (), trans.c_str ());
+  log_line (s, "client %s (user %s) playing %s over %s", cs->address.c_str (),
+            ctx_user (ctx).c_str (), m->cfg.path.c_str (), trans.c_str ());
 }
 
-/* PAUSE: an isolated client's delivery stops until its next PLAY. */
+/* PAUSE: an isolated session's delivery stops until its next PLAY. */
 static void
-pause_cb (GstRTSPClient *client, GstRTSPContext *, gpointer) noexcept
+pause_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (!cs || !ctx->uri || !ctx->session)
+    return;
+  Server *s = cs->server;
+  Mount *m = find_mount (s, ctx->uri->abspath);
+  if (!m || !m->sender)
+    return;
+  std::string id = session_id (ctx->session);
+  std::shared_ptr<SenderClient> sc;
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    if (SessionState *ss = find_session_locked (s, id, m))
+      sc = std::exchange (ss->sent, nullptr);
+  }
+  m->sender->remove (sc);
+}
+
+/* A session record ended (removed from Server::sessions): uncount it, end
+ * its delivery and log it. No lock held. */
+static void
+session_leave (Server *s, SessionState &ss, const char *how) noexcept
+{
+  Mount *m = ss.mount;
+  gint64 now = g_get_monotonic_time ();
+  guint64 frames = 0, drops = 0;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    m->clients--;
+  }
+  if (ss.play_us)
+    frames = m->frames.load (std::memory_order_relaxed) - ss.frames_at_play;
+  if (ss.sent) {
+    /* Isolated: the session's own cursor counts its frames and drops. */
+    if (m->sender)
+      m->sender->remove (ss.sent);
+    drops = ss.sent->drops ();
+    frames = ss.sent->frames.load (std::memory_order_relaxed);
+  }
+  log_line (s,
+            "client %s (user %s) %s %s: %s, %.1f s, %" G_GUINT64_FORMAT
+            " frames, %" G_GUINT64_FORMAT " drops",
+            ss.address.c_str (), ss.user.empty () ? "-" : ss.user.c_str (), how,
+            m->cfg.path.c_str (), ss.transport.c_str (),
+            (now - ss.setup_us) / 1e6, frames, drops);
+}
+
+/* Ends the records of session @id: on @only, or on every mount. */
+static void
+sessions_end (Server *s, const std::string &id, Mount *only,
+              const char *how) noexcept
+{
+  std::vector<SessionState> gone;
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    auto range = s->sessions.equal_range (id);
+    for (auto it = range.first; it != range.second;) {
+      if (!only || it->second.mount == only) {
+        try {
+          gone.push_back (std::move (it->second));
+        } catch (const std::bad_alloc &) {
+        }
+        it = s->sessions.erase (it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto &ss : gone)
+    session_leave (s, ss, how);
+}
+
+static void
+teardown_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+{
+  ClientState *cs = client_state (client);
+  if (!cs || !ctx->session)
+    return;
+  Mount *m = ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
+  sessions_end (cs->server, session_id (ctx->session), m, "left");
+}
+
+/* Set while the server context expires sessions (pool_cleanup_cb). */
+static thread_local bool in_cleanup = false;
+
+/* A session left the pool: its TEARDOWN, its connection's close or its
+ * timeout. */
+static void
+session_removed_cb (GstRTSPSessionPool *, GstRTSPSession *session,
+                    gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  std::string id = session_id (session);
+  sessions_end (s, id, nullptr, in_cleanup ? "timed out on" : "ended on");
+  for (auto &m : s->mounts) {
+    std::shared_ptr<Sender> sender;
+    {
+      /* a mount completed late sets it under the lock (mount_complete) */
+      std::lock_guard<std::mutex> g (m->lock);
+      sender = m->sender;
+    }
+    if (sender)
+      sender->remove_session (session);
+  }
+  std::lock_guard<std::mutex> g (s->lock);
+  s->owners.erase (id);
+}
+
+/* The session pool's watch: a session may have timed out. */
+static gboolean
+pool_cleanup_cb (GstRTSPSessionPool *pool, gpointer) noexcept
+{
+  in_cleanup = true;
+  guint n = gst_rtsp_session_pool_cleanup (pool);
+  in_cleanup = false;
+  if (n)
+    GST_DEBUG ("%u sessions timed out", n);
+  return G_SOURCE_CONTINUE;
+}
+
+/* gst-rtsp-server creates a session (its first SETUP): its timeout, and
+ * this connection as its owner. */
+static void
+new_session_cb (GstRTSPClient *client, GstRTSPSession *session,
+                gpointer) noexcept
 {
   ClientState *cs = client_state (client);
   if (!cs)
     return;
-  Mount *m = nullptr;
-  std::shared_ptr<SenderClient> sc;
-  {
-    std::lock_guard<std::mutex> g (cs->server->lock);
-    m = cs->mount;
-    sc = cs->sent;
-  }
-  if (m && m->sender && sc)
-    m->sender->remove (sc);
+  gst_rtsp_session_set_timeout (session, cs->server->cfg.session_timeout_s);
+  std::lock_guard<std::mutex> g (cs->server->lock);
+  cs->server->owners[session_id (session)] = cs->id;
 }
 
-static void
-client_leave (ClientState *cs, const char *how) noexcept
-{
-  Server *s = cs->server;
-  Mount *m = nullptr;
-  gint64 now = g_get_monotonic_time ();
-  std::string path, trans;
-  gint64 since = 0, played = 0;
-  guint64 frames0 = 0;
-  {
-    std::lock_guard<std::mutex> g (s->lock);
-    if (!cs->counted)
-      return;
-    m = cs->mount;
-    cs->counted = false;
-    cs->mount = nullptr;
-    path = cs->path;
-    trans = cs->transport;
-    since = cs->connected_us;
-    played = cs->play_us;
-    frames0 = cs->frames_at_play;
-    cs->play_us = 0;
-  }
-  guint64 frames = 0;
-  guint64 drops = 0;
-  if (m) {
-    {
-      std::lock_guard<std::mutex> g (m->lock);
-      m->clients--;
-    }
-    if (played)
-      frames = m->frames.load (std::memory_order_relaxed) - frames0;
-  }
-  std::shared_ptr<SenderClient> sc;
-  {
-    std::lock_guard<std::mutex> g (s->lock);
-    sc = std::exchange (cs->sent, nullptr);
-  }
-  if (sc) {
-    /* Isolated: the client's own cursor counts its frames and drops. */
-    if (m && m->sender)
-      m->sender->remove (sc);
-    drops = sc->drops ();
-    frames = sc->frames.load (std::memory_order_relaxed);
-  }
-  log_line (s,
-            "client %s %s %s: %s, %.1f s, %" G_GUINT64_FORMAT
-            " frames, %" G_GUINT64_FORMAT " drops",
-            cs->address.c_str (), how, path.c_str (), trans.c_str (),
-            (now - since) / 1e6, frames, drops);
-}
-
-static void
-teardown_cb (GstRTSPClient *client, GstRTSPContext *, gpointer) noexcept
-{
-  ClientState *cs = client_state (client);
-  if (cs)
-    client_leave (cs, "left");
-}
-
+/* The connection closed: its sessions end with it (gst-rtsp-server would
+ * keep a UDP session until it times out, with no one left to control it). */
 static void
 closed_cb (GstRTSPClient *client, gpointer) noexcept
 {
@@ -1461,15 +1731,29 @@ closed_cb (GstRTSPClient *client, gpointer) noexcept
   if (!cs)
     return;
   Server *s = cs->server;
-  bool was_playing;
+  std::vector<std::string> ids;
   {
     std::lock_guard<std::mutex> g (s->lock);
-    was_playing = cs->counted;
+    for (auto &[id, conn] : s->owners)
+      if (conn == cs->id)
+        ids.push_back (id);
+    for (auto &[id, ss] : s->sessions)
+      if (ss.conn == cs->id
+          && std::find (ids.begin (), ids.end (), id) == ids.end ())
+        ids.push_back (id);
   }
-  if (was_playing)
-    client_leave (cs, "disconnected from");
-  else
-    log_line (s, "client %s disconnected", cs->address.c_str ());
+  for (auto &id : ids)
+    sessions_end (s, id, nullptr, "disconnected from");
+  if (GstRTSPSessionPool *pool = gst_rtsp_client_get_session_pool (client)) {
+    for (auto &id : ids)
+      if (GstRTSPSession *sess
+          = gst_rtsp_session_pool_find (pool, id.c_str ())) {
+        gst_rtsp_session_pool_remove (pool, sess);
+        g_object_unref (sess);
+      }
+    g_object_unref (pool);
+  }
+  log_line (s, "client %s disconnected", cs->address.c_str ());
   {
     std::lock_guard<std::mutex> g (s->lock);
     s->clients.erase (cs);
@@ -1517,16 +1801,26 @@ client_connected_cb (GstRTSPServer *, GstRTSPClient *client,
                           client_state_free);
   {
     std::lock_guard<std::mutex> g (s->lock);
+    cs->id = s->next_conn++;
     s->clients.insert (cs);
   }
   g_signal_connect (client, "pre-describe-request",
                     G_CALLBACK (pre_describe_cb), s);
   g_signal_connect (client, "pre-setup-request", G_CALLBACK (pre_setup_cb), s);
   g_signal_connect (client, "pre-play-request", G_CALLBACK (pre_play_cb), s);
+  g_signal_connect (client, "pre-pause-request", G_CALLBACK (pre_pause_cb), s);
+  g_signal_connect (client, "pre-teardown-request",
+                    G_CALLBACK (pre_teardown_cb), s);
+  g_signal_connect (client, "pre-get-parameter-request",
+                    G_CALLBACK (pre_get_parameter_cb), s);
+  g_signal_connect (client, "pre-set-parameter-request",
+                    G_CALLBACK (pre_set_parameter_cb), s);
+  g_signal_connect (client, "new-session", G_CALLBACK (new_session_cb), s);
   g_signal_connect (client, "setup-request", G_CALLBACK (setup_cb), s);
   g_signal_connect (client, "play-request", G_CALLBACK (play_cb), s);
   g_signal_connect (client, "pause-request", G_CALLBACK (pause_cb), s);
   g_signal_connect (client, "teardown-request", G_CALLBACK (teardown_cb), s);
+  g_signal_connect (client, "send-message", G_CALLBACK (send_message_cb), s);
   g_signal_connect (client, "closed", G_CALLBACK (closed_cb), s);
   log_line (s, "client %s connected", cs->address.c_str ());
 }
@@ -1738,24 +2032,6 @@ sender_join_cb (gpointer data, double secs) noexcept
   record_join (m, secs);
 }
 
-/* A session ended by the pool (it timed out): its isolated clients stop. */
-static void
-session_removed_cb (GstRTSPSessionPool *, GstRTSPSession *session,
-                    gpointer data) noexcept
-{
-  auto *s = static_cast<Server *> (data);
-  for (auto &m : s->mounts) {
-    std::shared_ptr<Sender> sender;
-    {
-      /* a mount completed late sets it under the lock (mount_complete) */
-      std::lock_guard<std::mutex> g (m->lock);
-      sender = m->sender;
-    }
-    if (sender)
-      sender->remove_session (session);
-  }
-}
-
 /* Builds what the mount serves from what its source carries (it is up):
  * codec, encoder, isolated delivery, then the factory's launch line, which
  * makes the mount serve (fanout_media_factory_create_element). */
@@ -1771,6 +2047,8 @@ mount_complete (Mount &m, GError **error)
   Codec passthrough = Codec::Auto;
   if (g_str_equal (name, "video/x-h264"))
     passthrough = Codec::H264;
+  else if (g_str_equal (name, "video/x-h265"))
+    passthrough = Codec::H265;
   else if (g_str_equal (name, "image/jpeg"))
     passthrough = Codec::Mjpeg;
   else if (g_str_equal (name, "video/x-vp8"))
@@ -1781,6 +2059,21 @@ mount_complete (Mount &m, GError **error)
       && fn > 0)
     src_fps = (guint)MAX (1, fn / fd);
 
+  /* A mount serves video: a source without any (audio only, data) would
+   * give clients an SDP they cannot play. */
+  if (st && !g_str_has_prefix (name, "video/")
+      && !g_str_has_prefix (name, "image/")) {
+    gchar *cs = caps ? gst_caps_to_string (caps) : g_strdup ("no caps");
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                 "mount %s: source %s carries no video (%s): a mount serves "
+                 "a video source; point it at one, or add video to the "
+                 "launch: pipeline",
+                 m.cfg.path.c_str (), m.source->cfg.name.c_str (), cs);
+    g_free (cs);
+    if (caps)
+      gst_caps_unref (caps);
+    return false;
+  }
   m.codec = m.cfg.codec;
   if (m.codec == Codec::Auto)
     m.codec = (passthrough != Codec::Auto && !m.cfg.width && !m.cfg.fps)
@@ -1791,7 +2084,7 @@ mount_complete (Mount &m, GError **error)
       gchar *cs = caps ? gst_caps_to_string (caps) : g_strdup ("no caps");
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                    "mount %s: codec=copy cannot serve source %s, which "
-                   "carries %s: pick codec=h264, mjpeg or vp8",
+                   "carries %s: pick codec=h264, h265, mjpeg or vp8",
                    m.cfg.path.c_str (), m.source->cfg.name.c_str (), cs);
       g_free (cs);
       if (caps)
@@ -1913,11 +2206,8 @@ mount_unavailable_cb (GstRTSPClient *, GstRTSPContext *ctx,
   /* an unmounted one is gst-rtsp-server's 404 */
   if (!m || !m->factory || !m->mounted.load (std::memory_order_relaxed))
     return GST_RTSP_STS_OK;
-  gchar *launch = gst_rtsp_media_factory_get_launch (m->factory);
-  if (launch) {
-    g_free (launch);
+  if (mount_serving (m))
     return GST_RTSP_STS_OK;
-  }
   GST_DEBUG ("mount %s: source not up, 503", m->cfg.path.c_str ());
   return GST_RTSP_STS_SERVICE_UNAVAILABLE;
 }
@@ -1947,6 +2237,17 @@ log_mount (const Mount &m) noexcept
               m.source->cfg.spec.c_str ());
 }
 
+bool
+gstfanout::mount_serving (Mount *m) noexcept
+{
+  if (!m->factory)
+    return false;
+  gchar *launch = gst_rtsp_media_factory_get_launch (m->factory);
+  bool serving = launch != nullptr;
+  g_free (launch);
+  return serving;
+}
+
 /* A source that was not up delivered its first frame: its mounts serve. */
 static void
 source_came_up (Server &s, Source &src) noexcept
@@ -1961,6 +2262,7 @@ source_came_up (Server &s, Source &src) noexcept
       continue;
     GError *err = nullptr;
     if (mount_complete (*m, &err)) {
+      web_output_mount_ready (s.web, m.get ());
       log_mount (*m);
       continue;
     }
@@ -2081,8 +2383,10 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
     gst_rtsp_auth_set_supported_methods (
         auth, s.cfg.basic ? GST_RTSP_AUTH_BASIC : GST_RTSP_AUTH_DIGEST);
     for (auto &[user, pass] : s.cfg.users) {
+      /* The user's name rides along: logs and session owners name it. */
       GstRTSPToken *token = gst_rtsp_token_new (
-          GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING, "user", nullptr);
+          GST_RTSP_TOKEN_MEDIA_FACTORY_ROLE, G_TYPE_STRING, "user", kTokenUser,
+          G_TYPE_STRING, user.c_str (), nullptr);
       if (s.cfg.basic) {
         gchar *basic = gst_rtsp_auth_make_basic (user.c_str (), pass.c_str ());
         gst_rtsp_auth_add_basic (auth, basic, token);
@@ -2110,8 +2414,17 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool (s.rtsp);
   g_signal_connect (pool, "session-removed", G_CALLBACK (session_removed_cb),
                     &s);
+  /* Nothing else expires sessions: dispatched when one may have timed
+   * out. */
+  s.cleanup_source = gst_rtsp_session_pool_create_watch (pool);
+  g_source_set_callback (s.cleanup_source,
+                         (GSourceFunc)(void (*) (void))pool_cleanup_cb, &s,
+                         nullptr);
+  g_source_attach (s.cleanup_source, s.context);
   g_object_unref (pool);
   g_source_attach (s.rtsp_source, s.context);
+  if (s.http)
+    s.web = web_output_start (fs); /* WHEP, status page, HTTP outputs */
   for (auto &m : s.mounts)
     log_mount (*m);
   return TRUE;
@@ -2137,14 +2450,11 @@ fanout_server_reload (FanoutServer *fs, const FanoutServerConfig *config)
   std::vector<std::string> removed, remounted, not_live;
   if (c.sources != s.cfg.sources)
     not_live.push_back ("sources");
-  const FanoutServerConfig &o = s.cfg;
-  if (c.address != o.address || c.port != o.port || c.http_port != o.http_port
-      || c.mode != o.mode || c.max_clients != o.max_clients
-      || c.idle_pause_s != o.idle_pause_s
-      || c.key_unit_interval_ms != o.key_unit_interval_ms || c.users != o.users
-      || c.basic != o.basic || c.mcast_first != o.mcast_first
-      || c.mcast_last != o.mcast_last || c.mcast_port_min != o.mcast_port_min
-      || c.mcast_port_max != o.mcast_port_max)
+  /* Everything but the sources and mounts: the server settings. */
+  FanoutServerConfig settings = c;
+  settings.sources = s.cfg.sources;
+  settings.mounts = s.cfg.mounts;
+  if (!(settings == s.cfg))
     not_live.push_back ("server settings");
   GstRTSPMountPoints *mp = gst_rtsp_server_get_mount_points (s.rtsp);
   for (auto &m : s.mounts) {
@@ -2211,10 +2521,16 @@ fanout_server_stop (FanoutServer *fs)
     g_source_unref (s.pending_source);
     s.pending_source = nullptr;
   }
+  web_output_stop (std::exchange (s.web, nullptr));
   if (s.http) {
     soup_server_disconnect (s.http);
     g_object_unref (s.http);
     s.http = nullptr;
+  }
+  if (s.cleanup_source) {
+    g_source_destroy (s.cleanup_source);
+    g_source_unref (s.cleanup_source);
+    s.cleanup_source = nullptr;
   }
   if (s.rtsp) {
     g_signal_handlers_disconnect_by_data (s.rtsp, &s);
@@ -2254,6 +2570,8 @@ fanout_server_stop (FanoutServer *fs)
         delete cs;
       }
       s.clients.clear ();
+      s.sessions.clear ();
+      s.owners.clear ();
     }
     for (auto &m : s.mounts)
       if (m->factory) {

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -32,7 +33,7 @@
 namespace gstfanout
 {
 
-enum class Codec { Auto, H264, Mjpeg, Vp8, Copy };
+enum class Codec { Auto, H264, H265, Mjpeg, Vp8, Copy };
 enum class Mode { Shared, Isolated };
 
 const char *codec_name (Codec c) noexcept;
@@ -74,8 +75,9 @@ struct _FanoutServerConfig {
   int port = 8554;
   int http_port = -1; /* -1: no HTTP */
   gstfanout::Mode mode = gstfanout::Mode::Isolated;
-  int max_clients = 0;    /* 0: no limit */
-  guint idle_pause_s = 5; /* 0: encoders never pause */
+  int max_clients = 0;          /* 0: no limit; counts sessions */
+  guint session_timeout_s = 60; /* RTSP session timeout */
+  guint idle_pause_s = 5;       /* 0: encoders never pause */
   /* Forced keyframes per mount: at most one per this interval (0: one per
    * join); a joining client starts on a keyframe up to half of it old. */
   guint key_unit_interval_ms = 300;
@@ -85,6 +87,9 @@ struct _FanoutServerConfig {
   guint mcast_port_min = 5000, mcast_port_max = 5999;
   bool list_devices = false;
   bool quiet = false;
+  guint webrtc_port_min = 0, webrtc_port_max = 0; /* 0: any (ICE) */
+  /* Every field: a reload compares the settings (fanout_server_reload). */
+  bool operator== (const _FanoutServerConfig &) const = default;
 };
 
 /* ---- Server internals (fanoutserver.cpp, fanoutstats.cpp) ---- */
@@ -109,10 +114,15 @@ static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
  * body whole before handling it). Ours are SET/GET_PARAMETER keep-alives,
  * empty or a few bytes; ANNOUNCE (record) is not served. */
 static const guint kMaxRequestBody = 64 * 1024;
+/* Sessions one connection may hold at once (players use one per mount). */
+static const guint kMaxSessionsPerConnection = 8;
+/* The authenticated user's name in a GstRTSPToken. */
+static const char *const kTokenUser = "fanout.user";
 
 struct Server;
 struct Mount;
 struct Source;
+struct WebOutput; /* fanoutwhep.h: WHEP, status page, HTTP outputs */
 
 /* ------------------------------------------------------------------ */
 /* A pipeline that is restarted with backoff when it fails or ends.   */
@@ -247,18 +257,28 @@ struct Mount {
   std::mutex encoder_state_lock;
 };
 
+/* One RTSP connection. */
 struct ClientState {
   Server *server;
   GstRTSPClient *client; /* not owned */
-  std::string address;
-  std::string path; /* mount path once set up */
-  Mount *mount = nullptr;
-  bool counted = false;
-  std::string transport = "-";
+  guint64 id = 0;        /* connection number, never reused */
+  std::string address;   /* IP:port */
   gint64 connected_us = 0;
-  gint64 play_us = 0;
+};
+
+/* One RTSP session set up on one mount (a session that sets up two mounts
+ * has two): what --max-clients counts and /stats lists. From its first
+ * SETUP on the mount to its TEARDOWN, its timeout or its connection's
+ * close. */
+struct SessionState {
+  std::string id; /* the session's id */
+  guint64 conn;   /* the connection that set it up (ClientState::id) */
+  std::string address, user; /* of that connection; user "" without auth */
+  Mount *mount;
+  std::string transport = "-";
+  gint64 setup_us = 0, play_us = 0;
   guint64 frames_at_play = 0;
-  /* Isolated: the client's delivery, and the sender's keyframe count when
+  /* Isolated: the session's delivery, and the sender's keyframe count when
    * its SETUP asked the encoder for a fresh one. */
   std::shared_ptr<SenderClient> sent;
   guint64 kf_mark = 0;
@@ -269,6 +289,7 @@ struct Server {
   GMainContext *context = nullptr;
   GstRTSPServer *rtsp = nullptr;
   GSource *rtsp_source = nullptr;
+  GSource *cleanup_source = nullptr; /* expires timed-out sessions */
   SoupServer *http = nullptr;
   guint port = 0, http_port = 0;
   std::vector<std::unique_ptr<Source>> sources;
@@ -278,9 +299,29 @@ struct Server {
    * while there is one. */
   GSource *pending_source = nullptr;
 
-  std::mutex lock; /* protects clients and their ClientState fields */
+  /* Protects clients, sessions, owners and next_conn (taken before any
+   * Mount::lock). */
+  std::mutex lock;
   std::set<ClientState *> clients;
+  std::multimap<std::string, SessionState> sessions; /* by session id */
+  /* Every session in the pool, by id: the connection that created it. A
+   * request naming a session from another connection is refused. */
+  std::map<std::string, guint64> owners;
+  guint64 next_conn = 1;
+  WebOutput *web = nullptr; /* on http; created and freed on context */
 };
+
+/* For viewers outside gst-rtsp-server (WebRTC, HTTP: fanoutwhep.cpp), any
+ * thread: hold (true) keeps the mount's encoder running as a media does;
+ * release (false) lets it pause after the idle grace. */
+void mount_hold_encoder (Mount *m, bool hold) noexcept;
+/* A viewer needs a keyframe (join, PLI/FIR): the mount's keyframe policy
+ * (rate-limited, shared by viewers joining together). Any thread. */
+void mount_request_key_unit (Mount *m) noexcept;
+
+/* The mount serves: its source was up and the mount is complete (its ring
+ * and codec are known). Until then viewers are answered 503. Any thread. */
+bool mount_serving (Mount *m) noexcept;
 
 /* Reads a numeric property of any integer type, 0 when absent. */
 guint64 get_uint_prop (gpointer obj, const char *name) noexcept;

@@ -15,6 +15,7 @@
 #endif
 
 #include "fanoutserverprivate.h"
+#include "fanoutwhep.h"
 
 #include <json-glib/json-glib.h>
 
@@ -305,6 +306,7 @@ fanout_server_get_stats_json (FanoutServer *fs)
                                                               : "isolated");
     json_builder_set_member_name (b, "clients");
     json_builder_add_int_value (b, sn.clients);
+    web_output_add_stats (s.web, m.get (), b); /* WebRTC and HTTP */
     json_builder_set_member_name (b, "encoder");
     json_builder_add_string_value (b, m->encoder.desc.empty () ? "none"
                                       : sn.encoder_paused      ? "paused"
@@ -339,18 +341,19 @@ fanout_server_get_stats_json (FanoutServer *fs)
   json_builder_set_member_name (b, "clients");
   json_builder_begin_array (b);
   {
+    /* one per session set up on a mount (what --max-clients counts) */
     gint64 now = g_get_monotonic_time ();
     std::lock_guard<std::mutex> g (s.lock);
-    for (ClientState *cs : s.clients) {
+    for (auto &[id, ss] : s.sessions) {
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "address");
-      json_builder_add_string_value (b, cs->address.c_str ());
+      json_builder_add_string_value (b, ss.address.c_str ());
       json_builder_set_member_name (b, "mount");
-      json_builder_add_string_value (b, cs->path.c_str ());
+      json_builder_add_string_value (b, ss.mount->cfg.path.c_str ());
       json_builder_set_member_name (b, "transport");
-      json_builder_add_string_value (b, cs->transport.c_str ());
+      json_builder_add_string_value (b, ss.transport.c_str ());
       json_builder_set_member_name (b, "connected_s");
-      json_builder_add_double_value (b, (now - cs->connected_us) / 1e6);
+      json_builder_add_double_value (b, (now - ss.setup_us) / 1e6);
       json_builder_end_object (b);
     }
   }

@@ -801,13 +801,22 @@ gst_fanout_set_property (GObject *object, guint prop_id, const GValue *value,
     break;
   case PROP_ALLOC_PAD: {
     GstPad *pad = GST_PAD_CAST (g_value_get_object (value));
+    /* element lock, then the pad's (the usual order): release_pad clears
+     * alloc-pad after the pad left the element, so a pad accepted here is
+     * either still ours or cleared by that release */
     GST_OBJECT_LOCK (self);
-    if (!pad || GST_OBJECT_PARENT (pad) == GST_OBJECT_CAST (self))
+    bool ours = true;
+    if (pad) {
+      GST_OBJECT_LOCK (pad);
+      ours = GST_OBJECT_PARENT (pad) == GST_OBJECT_CAST (self);
+      GST_OBJECT_UNLOCK (pad);
+    }
+    if (ours)
       self->priv->alloc_pad = pad;
-    else
+    GST_OBJECT_UNLOCK (self);
+    if (!ours)
       GST_WARNING_OBJECT (self, "alloc-pad %s is not one of my pads: ignored",
                           GST_OBJECT_NAME (pad));
-    GST_OBJECT_UNLOCK (self);
     break;
   }
   default:
@@ -1083,8 +1092,6 @@ gst_fanout_release_pad (GstElement *element, GstPad *pad) noexcept
   GST_OBJECT_LOCK (self);
   if (sscanf (GST_OBJECT_NAME (pad), "src_%u", &index) == 1)
     g_hash_table_remove (self->priv->pad_indexes, GUINT_TO_POINTER (index));
-  if (self->priv->alloc_pad == pad)
-    self->priv->alloc_pad = nullptr;
   GST_OBJECT_UNLOCK (self);
 
   /* No reader starts on this pad any more, then deactivation stops the
@@ -1097,6 +1104,10 @@ gst_fanout_release_pad (GstElement *element, GstPad *pad) noexcept
   gst_pad_set_active (pad, FALSE);
   gchar *name = gst_pad_get_name (pad);
   gst_element_remove_pad (element, pad);
+  GST_OBJECT_LOCK (self);
+  if (self->priv->alloc_pad == pad) /* after the pad left: see alloc-pad */
+    self->priv->alloc_pad = nullptr;
+  GST_OBJECT_UNLOCK (self);
   gst_child_proxy_child_removed (GST_CHILD_PROXY (self), G_OBJECT (pad), name);
   g_free (name);
   g_signal_handlers_disconnect_by_data (pad, self);

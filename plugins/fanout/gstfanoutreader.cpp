@@ -311,9 +311,10 @@ PadReader::end (RemoveReason reason, GstFlowReturn flow) noexcept
   /* release: pairs with stats (). */
   ended_.store (true, std::memory_order_release);
   drop_cursor ();
+  /* state first: whoever reacts to removed () sees the new state */
   if (hooks_) {
-    hooks_->removed (*this, reason, flow);
     hooks_->state_changed (*this);
+    hooks_->removed (*this, reason, flow);
   }
 }
 
@@ -327,9 +328,10 @@ PadReader::fail (RemoveReason reason, GstFlowReturn flow) noexcept
   warn_ended (reason, flow);
   fail_flow_.store (flow, std::memory_order_relaxed); /* see failed () */
   failed_.store (true, std::memory_order_relaxed);
+  /* state first: whoever reacts to removed () sees the new state */
   if (hooks_) {
-    hooks_->removed (*this, reason, flow);
     hooks_->state_changed (*this);
+    hooks_->removed (*this, reason, flow);
   }
 }
 

@@ -211,12 +211,25 @@ struct ShmWriter::Impl {
   std::atomic<bool> closed{ false }; /* close () ran (relaxed: idempotence) */
 
   ~Impl ();
+  void stop_serving () noexcept;
   bool setup (std::string *error);
   bool bind_socket (std::string *error);
   void serve () noexcept;
 };
 
 ShmWriter::Impl::~Impl ()
+{
+  stop_serving ();
+  if (base)
+    munmap (base, total);
+  if (memfd >= 0)
+    ::close (memfd);
+}
+
+/* Stops accepting: joins the socket thread (which hangs up on every
+ * reader), closes the listening socket and removes the path. */
+void
+ShmWriter::Impl::stop_serving () noexcept
 {
   if (thread.joinable ()) {
     uint64_t one = 1;
@@ -236,10 +249,9 @@ ShmWriter::Impl::~Impl ()
   }
   if (stop_fd >= 0)
     ::close (stop_fd);
-  if (base)
-    munmap (base, total);
-  if (memfd >= 0)
-    ::close (memfd);
+  listen_fd = -1;
+  stop_fd = -1;
+  bound_path = false;
 }
 
 bool
@@ -453,6 +465,9 @@ ShmWriter::ShmWriter (Impl *impl) noexcept : impl_ (impl) {}
 
 ShmWriter::~ShmWriter ()
 {
+  /* stop accepting first: a reader told the region closed reconnects at
+   * once, and must not reach this writer's dying socket */
+  impl_->stop_serving ();
   close ();
   delete impl_;
 }
@@ -766,15 +781,20 @@ ShmReader::connect (const std::string &socket_path,
     if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS
         && cm->cmsg_len == CMSG_LEN (sizeof (int)))
       std::memcpy (&fd, CMSG_DATA (cm), sizeof (int));
+    if (n <= 0) {
+      /* hung up before the hello: too many readers, or a writer on its way
+       * out; either way, try again later */
+      *error = "the writer on '" + socket_path
+               + "' closed the connection (max readers, or stopping)";
+      if (refused)
+        *refused = true;
+      return nullptr;
+    }
     if (n != (ssize_t)sizeof (hello) || fd < 0 || hello.magic != kMagic
         || hello.version != kVersion) {
       if (fd >= 0)
         ::close (fd);
-      *error = n == 0 ? "the writer on '" + socket_path
-                            + "' refused the connection (max readers?)"
-                      : "'" + socket_path + "' is not a fanoutshmsink socket";
-      if (refused)
-        *refused = n == 0;
+      *error = "'" + socket_path + "' is not a fanoutshmsink socket";
       return nullptr;
     }
     bool ok = r->map (fd, hello.total_size, error);

@@ -74,8 +74,8 @@ GST_START_TEST (test_bad_sources_and_mounts)
                       NULL, "use mode=shared or drop multicast");
   expect_usage_error (A ("--mount", "live=cam"), NULL, "malformed mount");
   expect_usage_error (A ("--mount", "/live"), NULL, "malformed mount");
-  expect_usage_error (A ("--mount", "/live=cam,codec=h265"), NULL,
-                      "bad value 'h265' for mount key 'codec'");
+  expect_usage_error (A ("--mount", "/live=cam,codec=h266"), NULL,
+                      "bad value 'h266' for mount key 'codec'");
   expect_usage_error (A ("--mount", "/live=cam,size=big"), NULL,
                       "bad value 'big' for mount key 'size'");
   expect_usage_error (A ("--mount", "/live=cam,colour=red"), NULL,

@@ -421,6 +421,316 @@ GST_START_TEST (test_request_body_bounded)
 
 GST_END_TEST;
 
+/* ---------------------------------------------------------------- */
+/* 14.3: a silent UDP session is reclaimed.                          */
+
+/* Two UDP sockets on 127.0.0.1 for a raw client's RTP and RTCP. */
+typedef struct {
+  GSocket *rtp, *rtcp;
+  guint rtp_port, rtcp_port;
+} UdpPair;
+
+static GSocket *
+udp_bind (guint *port)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                             G_SOCKET_PROTOCOL_UDP, NULL);
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *sa = g_inet_socket_address_new (lo, 0);
+  GSocketAddress *bound;
+
+  fail_unless (g_socket_bind (s, sa, FALSE, NULL));
+  bound = g_socket_get_local_address (s, NULL);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_object_unref (bound);
+  g_object_unref (sa);
+  g_object_unref (lo);
+  g_socket_set_blocking (s, FALSE);
+  return s;
+}
+
+static void
+udp_pair_init (UdpPair *u)
+{
+  GSocket *a, *b;
+  guint pa, pb;
+
+  a = udp_bind (&pa);
+  b = udp_bind (&pb);
+  /* client_port=RTP-RTCP: the lower one carries RTP */
+  if (pa < pb) {
+    u->rtp = a, u->rtp_port = pa, u->rtcp = b, u->rtcp_port = pb;
+  } else {
+    u->rtp = b, u->rtp_port = pb, u->rtcp = a, u->rtcp_port = pa;
+  }
+}
+
+static void
+udp_pair_clear (UdpPair *u)
+{
+  g_object_unref (u->rtp);
+  g_object_unref (u->rtcp);
+}
+
+/* Packets waiting on @s (read and dropped). */
+static guint
+udp_drain (GSocket *s)
+{
+  gchar buf[2048];
+  guint n = 0;
+
+  while (g_socket_receive (s, buf, sizeof buf, NULL, NULL) > 0)
+    n++;
+  return n;
+}
+
+static gint
+raw_setup_udp (RawRtsp *r, const gchar *ctrl, const UdpPair *u)
+{
+  gchar *t
+      = g_strdup_printf ("Transport: RTP/AVP;unicast;client_port=%u-%u\r\n",
+                         u->rtp_port, u->rtcp_port);
+  gint code = raw_rtsp_request (r, "SETUP", ctrl, t, NULL);
+  g_free (t);
+  return code;
+}
+
+static guint
+mount_clients (TestServer *ts)
+{
+  return fanout_server_get_n_clients (ts->server, "/live");
+}
+
+/* The count follows a response closely (gst-rtsp-server signals a SETUP
+ * after its response is out): the count once it is @n, or after 5 s. */
+static guint
+wait_clients (TestServer *ts, guint n)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  while (mount_clients (ts) != n && g_get_monotonic_time () < end)
+    g_usleep (10 * 1000);
+  return mount_clients (ts);
+}
+
+static void
+check_silent_udp (const gchar *mode)
+{
+  const guint timeout = 3;
+  const gchar *args[]
+      = { "--source",          SOURCE, "--mount", MOUNT, "--mode", mode,
+          "--session-timeout", "3",    NULL };
+  const gchar *protos[] = { "udp", "tcp", NULL };
+  TestServer *ts = test_server_start (args);
+  gchar *url = test_server_url (ts, "/live");
+  gchar *ctrl = g_strdup_printf ("%s/stream=0", url);
+  Viewer **v = viewers_start (url, 2, protos);
+  gint64 t0 = g_get_monotonic_time (), last_req, last_pkt, end;
+  RawRtsp *r = raw_rtsp_connect (fanout_server_get_port (ts->server));
+  UdpPair u;
+  guint got = 0;
+
+  udp_pair_init (&u);
+  fail_unless_equals_int (raw_rtsp_request (r, "DESCRIBE", url,
+                                            "Accept: application/sdp\r\n",
+                                            NULL),
+                          200);
+  fail_unless_equals_int (raw_setup_udp (r, ctrl, &u), 200);
+  fail_unless_equals_int (raw_rtsp_request (r, "PLAY", url, NULL, NULL), 200);
+  last_req = last_pkt = g_get_monotonic_time ();
+  fail_unless_equals_int (wait_clients (ts, 3), 3);
+  /* From here on the raw client sends nothing (no RTCP, no keep-alive)
+   * and keeps its RTSP connection open. Packets must stop within the
+   * timeout, gst-rtsp-server's 5 s of grace and a few seconds. */
+  end = last_req + (timeout + 5 + 8) * G_TIME_SPAN_SECOND;
+  while (g_get_monotonic_time () < end) {
+    guint n = udp_drain (u.rtp);
+    udp_drain (u.rtcp);
+    if (n) {
+      got += n;
+      last_pkt = g_get_monotonic_time ();
+    } else if (g_get_monotonic_time () - last_pkt > 2 * G_TIME_SPAN_SECOND
+               && mount_clients (ts) == 2) {
+      break;
+    }
+    g_usleep (20 * 1000);
+  }
+  g_printerr ("silent %s UDP session: %u packets, the last %.1f s after its "
+              "last request (timeout %u s)\n",
+              mode, got, (last_pkt - last_req) / 1e6, timeout);
+  fail_unless (got > 0, "the raw UDP client was never served");
+  fail_unless (last_pkt - last_req < (timeout + 5 + 4) * G_TIME_SPAN_SECOND,
+               "a silent UDP session was served %.1f s (timeout %u s)",
+               (last_pkt - last_req) / 1e6, timeout);
+  fail_unless_equals_int (wait_clients (ts, 2), 2);
+  /* the viewers (RTCP and keep-alives) were not reclaimed */
+  viewers_check (v, (g_get_monotonic_time () - t0) / 1e6, "silent udp");
+  viewers_free (v);
+  raw_rtsp_free (r);
+  udp_pair_clear (&u);
+  g_free (ctrl);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_START_TEST (test_isolated_silent_udp_reclaimed)
+{
+  check_silent_udp ("isolated");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_shared_silent_udp_reclaimed)
+{
+  check_silent_udp ("shared");
+}
+
+GST_END_TEST;
+
+/* ---------------------------------------------------------------- */
+/* 14.7: --max-clients counts sessions, not connections.             */
+
+GST_START_TEST (test_max_clients_counts_sessions)
+{
+  const gchar *args[]
+      = { "--source", SOURCE, "--mount", MOUNT, "--max-clients", "2", NULL };
+  TestServer *ts = test_server_start (args);
+  guint port = fanout_server_get_port (ts->server);
+  gchar *url = test_server_url (ts, "/live");
+  gchar *ctrl = g_strdup_printf ("%s/stream=0", url);
+  RawRtsp *r = raw_rtsp_connect (port), *other;
+  gchar *first = NULL;
+  guint i, ok = 0;
+
+  fail_unless_equals_int (raw_rtsp_request (r, "DESCRIBE", url,
+                                            "Accept: application/sdp\r\n",
+                                            NULL),
+                          200);
+  /* Six sessions asked for on one connection: two granted. */
+  for (i = 0; i < 6; i++) {
+    gint code;
+    g_clear_pointer (&r->session, g_free);
+    code = raw_setup_tcp (r, ctrl, 2 * i);
+    fail_unless (code == 200 || code == 503, "SETUP %u: %d", i, code);
+    if (code == 200 && ok++ == 0)
+      first = g_strdup (r->session);
+  }
+  fail_unless_equals_int (ok, 2);
+  fail_unless_equals_int (wait_clients (ts, 2), 2);
+  other = raw_rtsp_connect (port);
+  fail_unless_equals_int (raw_rtsp_request (other, "DESCRIBE", url,
+                                            "Accept: application/sdp\r\n",
+                                            NULL),
+                          503);
+  /* A TEARDOWN frees a place. */
+  g_free (r->session);
+  r->session = first;
+  fail_unless_equals_int (raw_rtsp_request (r, "TEARDOWN", url, NULL, NULL),
+                          200);
+  fail_unless_equals_int (wait_clients (ts, 1), 1);
+  fail_unless_equals_int (raw_setup_tcp (other, ctrl, 0), 200);
+  fail_unless_equals_int (wait_clients (ts, 2), 2);
+  raw_rtsp_free (other);
+  raw_rtsp_free (r);
+  g_free (ctrl);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
+/* Without --max-clients one connection still holds at most 8 sessions. */
+GST_START_TEST (test_sessions_per_connection_bounded)
+{
+  const gchar *args[] = { "--source", SOURCE, "--mount", MOUNT, NULL };
+  TestServer *ts = test_server_start (args);
+  gchar *url = test_server_url (ts, "/live");
+  gchar *ctrl = g_strdup_printf ("%s/stream=0", url);
+  RawRtsp *r = raw_rtsp_connect (fanout_server_get_port (ts->server));
+  guint i, ok = 0;
+
+  for (i = 0; i < 12; i++) {
+    g_clear_pointer (&r->session, g_free);
+    ok += raw_setup_tcp (r, ctrl, 2 * i) == 200;
+  }
+  fail_unless_equals_int (ok, 8);
+  fail_unless_equals_int (wait_clients (ts, 8), 8);
+  raw_rtsp_free (r);
+  /* they end with the connection */
+  for (i = 0; i < 500 && mount_clients (ts) > 0; i++)
+    g_usleep (10 * 1000);
+  fail_unless_equals_int (wait_clients (ts, 0), 0);
+  g_free (ctrl);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
+/* ---------------------------------------------------------------- */
+/* 14.8: a session is controlled only from its own connection.       */
+
+static gchar *
+basic_header (const gchar *userpass)
+{
+  gchar *b64 = g_base64_encode ((const guchar *)userpass, strlen (userpass));
+  gchar *h = g_strdup_printf ("Authorization: Basic %s\r\n", b64);
+  g_free (b64);
+  return h;
+}
+
+GST_START_TEST (test_session_control_other_connection)
+{
+  const gchar *args[]
+      = { "--source", SOURCE,    "--mount", MOUNT,   "--auth", "basic",
+          "--user",   "alice:a", "--user",  "bob:b", NULL };
+  const gchar *methods[]
+      = { "PAUSE", "PLAY", "TEARDOWN", "GET_PARAMETER", "SET_PARAMETER" };
+  TestServer *ts = test_server_start (args);
+  guint port = fanout_server_get_port (ts->server);
+  gchar *url = test_server_url (ts, "/live");
+  gchar *ctrl = g_strdup_printf ("%s/stream=0", url);
+  gchar *alice = basic_header ("alice:a"), *bob = basic_header ("bob:b");
+  gchar *setup_hdr = g_strdup_printf (
+      "%sTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n", alice);
+  RawRtsp *a = raw_rtsp_connect (port);
+  guint i, round;
+
+  fail_unless_equals_int (raw_rtsp_request (a, "SETUP", ctrl, setup_hdr, NULL),
+                          200);
+  fail_unless_equals_int (raw_rtsp_request (a, "PLAY", url, alice, NULL), 200);
+  fail_unless (raw_drain (a, 0, 500) > 0);
+  /* Another user, then the same user, on other connections. */
+  for (round = 0; round < 2; round++) {
+    RawRtsp *b = raw_rtsp_connect (port);
+    b->session = g_strdup (a->session);
+    for (i = 0; i < G_N_ELEMENTS (methods); i++) {
+      gint code
+          = raw_rtsp_request (b, methods[i], url, round ? alice : bob, NULL);
+      fail_unless (code == 454,
+                   "round %u: %s of another connection's "
+                   "session: %d",
+                   round, methods[i], code);
+    }
+    raw_rtsp_free (b);
+    /* alice's session was not touched */
+    fail_unless (raw_drain (a, 0, 1000) > 0, "round %u: alice stopped", round);
+    fail_unless_equals_int (wait_clients (ts, 1), 1);
+  }
+  /* her own connection controls it */
+  fail_unless_equals_int (raw_rtsp_request (a, "TEARDOWN", url, alice, NULL),
+                          200);
+  fail_unless_equals_int (wait_clients (ts, 0), 0);
+  raw_rtsp_free (a);
+  g_free (setup_hdr);
+  g_free (alice);
+  g_free (bob);
+  g_free (ctrl);
+  g_free (url);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
 static Suite *
 server_security_suite (void)
 {
@@ -433,6 +743,11 @@ server_security_suite (void)
   tcase_add_test (tc, test_isolated_second_media);
   tcase_add_test (tc, test_shared_second_media);
   tcase_add_test (tc, test_request_body_bounded);
+  tcase_add_test (tc, test_isolated_silent_udp_reclaimed);
+  tcase_add_test (tc, test_shared_silent_udp_reclaimed);
+  tcase_add_test (tc, test_max_clients_counts_sessions);
+  tcase_add_test (tc, test_sessions_per_connection_bounded);
+  tcase_add_test (tc, test_session_control_other_connection);
   return s;
 }
 

@@ -193,19 +193,24 @@ test_client_new (const gchar *url, const gchar *codec, const gchar *protocols,
 {
   TestClient *c = g_new0 (TestClient, 1);
   gboolean jpeg = g_str_equal (codec, "mjpeg");
+  gboolean h265 = g_str_equal (codec, "h265");
   gchar *auth = user
                     ? g_strdup_printf (" user-id=%s user-pw=%s", user, password)
                     : g_strdup ("");
+  const gchar *depay = jpeg   ? "rtpjpegdepay"
+                       : h265 ? "rtph265depay"
+                              : "rtph264depay";
+  const gchar *dec
+      = jpeg   ? "jpegdec ! videoconvert ! fakesink name=sink sync=false"
+        : h265 ? "h265parse ! avdec_h265 output-corrupt=false ! videoconvert ! "
+                 "fakesink name=sink sync=false"
+               : "h264parse ! avdec_h264 output-corrupt=false ! videoconvert ! "
+                 "fakesink name=sink sync=false";
   gchar *desc = g_strdup_printf (
       "rtspsrc name=src location=%s protocols=%s "
       "latency=%u tcp-timeout=10000000%s ! %s name=depay ! %s",
-      url, protocols, test_client_latency_ms, auth,
-      jpeg ? "rtpjpegdepay" : "rtph264depay",
-      decode ? (jpeg ? "jpegdec ! videoconvert ! fakesink name=sink sync=false"
-                     : "h264parse ! avdec_h264 output-corrupt=false ! "
-                       "videoconvert ! fakesink name=sink "
-                       "sync=false")
-             : "fakesink name=sink sync=false");
+      url, protocols, test_client_latency_ms, auth, depay,
+      decode ? dec : "fakesink name=sink sync=false");
   GError *err = NULL;
   GstElement *e;
   GstPad *pad;

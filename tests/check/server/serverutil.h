@@ -65,7 +65,7 @@ typedef struct {
  * loaded machine, where frame counts matter more than timing. */
 extern guint test_client_latency_ms;
 
-/* @codec: "h264" or "mjpeg"; @protocols: "tcp", "udp", "udp-mcast";
+/* @codec: "h264", "h265" or "mjpeg"; @protocols: "tcp", "udp", "udp-mcast";
  * @decode: decode to raw video (caps and first-frame checks). */
 TestClient *test_client_new (const gchar *url, const gchar *codec,
                              const gchar *protocols, gboolean decode,

@@ -1,0 +1,1327 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* WHEP (WebRTC-HTTP egress) on the server's HTTP port, and the HTTP
+ * routing of the browser/player outputs (fanoutwhep.h).
+ *
+ *   per mount, once     fanoutsrc channel=RING ! [h264parse] ! rtpXpay
+ *                         ! fanoutsink channel=RING:webrtc
+ *   per WebRTC viewer   fanoutsrc channel=RING:webrtc ! capssetter
+ *                         ! webrtcbin          (own ICE agent, DTLS-SRTP)
+ *
+ * A viewer's offer picks its payload type: the browser's own PT for H.264
+ * packetization-mode=1 (or VP8), which differs per browser; the shared
+ * packets carry PT 96, a probe rewrites the PT of this viewer's copies
+ * (the RTP header is copied, not the payload, when the PT differs) and
+ * capssetter tells webrtcbin the same PT and the offer's profile-level-id,
+ * so that the transceiver's codec-preferences and the stream always agree
+ * (a mismatch is not-negotiated, which stops that peer only).
+ *
+ * A peer is removed alone when its pipeline fails, its ICE or DTLS fails,
+ * its browser says BYE or its RTCP stops (rtpbin on-timeout: a vanished
+ * browser), it never connects, or on DELETE. PLI/FIR arrive as upstream
+ * force-key-unit events at the viewer's fanoutsrc; they go to the mount's
+ * keyframe policy instead (mount_request_key_unit).
+ *
+ * Lifetime: the WebOutput and its peers live on the main context; other
+ * threads post closures that look the peer up by id (a peer gone by then
+ * is simply not found) and hold the WebOutput through a weak_ptr. */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "fanoutwhep.h"
+#include "fanouthttpout.h"
+
+#include <gst/gst.h>
+#include <gst/rtp/gstrtpbuffer.h>
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+#define GST_USE_UNSTABLE_API
+#include <gst/webrtc/webrtc.h>
+#include <libsoup/soup.h>
+
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+GST_DEBUG_CATEGORY_STATIC (fanout_whep_debug);
+#define GST_CAT_DEFAULT fanout_whep_debug
+
+namespace gstfanout
+{
+
+/* An answer not ready by then is a 503 (ICE gathering of host candidates
+ * takes milliseconds; this is for a stuck webrtcbin). */
+static const guint kAnswerTimeoutMs = 5000;
+/* After the local description is set: the answer goes with the candidates
+ * gathered by then if gathering has not said complete. */
+static const guint kGatherTimeoutMs = 1000;
+/* A peer whose ICE has not connected by then is removed. */
+static const guint kConnectTimeoutS = 20;
+static const guint kMaxOfferBytes = 64 * 1024;
+/* A browser sends RTCP (receiver reports, transport-cc) several times a
+ * second: a peer silent for kSilentS has vanished (closed laptop, killed
+ * browser: no DELETE, no BYE). */
+static const guint kWatchdogS = 2;
+static const gint64 kSilentUs = 10 * G_TIME_SPAN_SECOND;
+
+struct WebMount;
+
+struct Peer {
+  std::string id;
+  WebMount *wm = nullptr;
+  GstElement *pipeline = nullptr; /* owned */
+  GstElement *webrtc = nullptr;   /* owned by pipeline */
+  GSource *bus = nullptr;
+  GSource *timer = nullptr;         /* answer deadline, then connect deadline */
+  SoupServerMessage *msg = nullptr; /* paused POST awaiting the answer (ref) */
+  guint pt = 96;
+  GstCaps *prefs = nullptr; /* the offer's caps for pt */
+  ~Peer () { gst_caps_replace (&prefs, nullptr); }
+  /* Local ICE candidates gathered so far ("candidate:..."): webrtcbin
+   * 1.22 leaves them out of local-description. */
+  std::vector<std::string> candidates;
+  bool gathered = false;
+  bool connected = false;
+  /* Monotonic time of the last packet from the browser (RTCP, DTLS,
+   * STUN, written by the transport's streaming thread): a timestamp,
+   * relaxed, it orders nothing. Read by the watchdog. */
+  std::atomic<gint64> last_rx_us{ 0 };
+  bool held = false; /* holds the mount's encoder (mount_hold_encoder) */
+  std::string address;
+};
+
+struct WebMount {
+  Mount *m = nullptr;
+  std::string ring;          /* RING:webrtc */
+  std::string encoding;      /* "H264", "VP8" or "" (not for browsers) */
+  GstElement *pay = nullptr; /* the shared payloading (owned) */
+  /* RTP bytes it made (its streaming thread): a counter, relaxed. */
+  std::atomic<guint64> bytes{ 0 };
+  GSource *bus = nullptr;
+  guint viewers = 0;
+};
+
+struct WebOutput {
+  FanoutServer *fs = nullptr;
+  Server *s = nullptr;
+  std::vector<std::unique_ptr<WebMount>> mounts;
+  std::map<std::string, std::unique_ptr<Peer>> peers;
+  SoupAuthDomain *auth = nullptr;
+  HttpOut *http_out = nullptr;
+  guint64 next_id = 1;
+  GSource *watchdog = nullptr; /* every kWatchdogS: vanished browsers */
+  /* The owner of this WebOutput; closures posted from other threads hold
+   * a weak_ptr to it. */
+  std::shared_ptr<WebOutput *> self;
+};
+
+/* ------------------------------------------------------------------ */
+/* Posting to the main context                                        */
+
+using MainFn = std::function<void (WebOutput *)>;
+
+struct Posted {
+  std::weak_ptr<WebOutput *> w;
+  MainFn fn;
+};
+
+static gboolean
+posted_cb (gpointer data) noexcept
+{
+  auto *p = static_cast<Posted *> (data);
+  if (auto w = p->w.lock ())
+    p->fn (*w);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+posted_free (gpointer data) noexcept
+{
+  delete static_cast<Posted *> (data);
+}
+
+/* Runs @fn on the main context later (never at once, even there). */
+static void
+post (WebOutput *w, MainFn fn) noexcept
+{
+  try {
+    auto *p = new Posted{ w->self, std::move (fn) };
+    GSource *src = g_idle_source_new ();
+    g_source_set_callback (src, posted_cb, p, posted_free);
+    g_source_attach (src, w->s->context);
+    g_source_unref (src);
+  } catch (...) {
+    GST_ERROR ("out of memory posting to the main context");
+  }
+}
+
+/* Same from a thread that has only the weak reference. */
+static void
+post_weak (const std::weak_ptr<WebOutput *> &wk, MainFn fn) noexcept
+{
+  if (auto w = wk.lock ())
+    post (*w, std::move (fn));
+}
+
+/* ------------------------------------------------------------------ */
+/* Mounts                                                              */
+
+static const char *
+browser_encoding (Codec c) noexcept
+{
+  switch (c) {
+  case Codec::H264:
+    return "H264";
+  case Codec::Vp8:
+    return "VP8";
+  default:
+    return "";
+  }
+}
+
+static gboolean
+pay_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
+{
+  auto *wm = static_cast<WebMount *> (data);
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ERROR: {
+    GError *err = nullptr;
+    gst_message_parse_error (msg, &err, nullptr);
+    GST_WARNING ("mount %s: WebRTC payloading failed: %s",
+                 wm->m->cfg.path.c_str (), err ? err->message : "?");
+    g_clear_error (&err);
+    break;
+  }
+  case GST_MESSAGE_LATENCY:
+    gst_bin_recalculate_latency (GST_BIN (wm->pay));
+    break;
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+add_buffer_size (GstBuffer **buf, guint, gpointer data) noexcept
+{
+  *static_cast<gsize *> (data) += gst_buffer_get_size (*buf);
+  return TRUE;
+}
+
+static GstPadProbeReturn
+count_bytes_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  gsize n = 0;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+    n = gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info),
+                             add_buffer_size, &n);
+  static_cast<WebMount *> (data)->bytes.fetch_add (
+      n, std::memory_order_relaxed); /* counter */
+  return GST_PAD_PROBE_OK;
+}
+
+/* The mount's shared payloading, started by its first WebRTC viewer and
+ * kept (it costs nothing while the encoder is paused). */
+static bool
+web_mount_ensure_pay (WebOutput *w, WebMount *wm, std::string *why) noexcept
+{
+  if (wm->pay)
+    return true;
+  std::string pay = wm->encoding == "H264"
+                        ? "h264parse config-interval=-1 ! rtph264pay pt=96 "
+                          "config-interval=-1 aggregate-mode=zero-latency "
+                          "mtu=1200"
+                        : "rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit";
+  std::string d = "fanoutsrc name=src channel=\"" + wm->m->ring + "\" ! " + pay
+                  + " ! fanoutsink name=ring capacity=512 channel=\"" + wm->ring
+                  + "\"";
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch (d.c_str (), &err);
+  if (!p) {
+    *why = err ? err->message : "cannot build the payloading";
+    g_clear_error (&err);
+    return false;
+  }
+  g_clear_error (&err);
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
+  GstPad *rpad = gst_element_get_static_pad (ring, "sink");
+  gst_pad_add_probe (rpad,
+                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                     count_bytes_probe, wm, nullptr);
+  gst_object_unref (rpad);
+  gst_object_unref (ring);
+  GstBus *bus = gst_element_get_bus (p);
+  wm->bus = gst_bus_create_watch (bus);
+  gst_object_unref (bus);
+  g_source_set_callback (wm->bus, (GSourceFunc)pay_bus_cb, wm, nullptr);
+  g_source_attach (wm->bus, w->s->context);
+  wm->pay = p;
+  if (gst_element_set_state (p, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE) {
+    *why = "the payloading pipeline does not start";
+    return false;
+  }
+  return true;
+}
+
+static WebMount *
+find_web_mount (WebOutput *w, const std::string &path) noexcept
+{
+  for (auto &wm : w->mounts)
+    if (wm->m->cfg.path == path)
+      return wm.get ();
+  return nullptr;
+}
+
+/* ------------------------------------------------------------------ */
+/* Offers                                                              */
+
+/* The payload type in @media for @encoding that a browser decodes from our
+ * stream: for H.264 packetization-mode=1, constrained baseline preferred
+ * over baseline over others. *caps gets that payload's caps as webrtcbin
+ * reads them from the offer (it turns profile-level-id into "profile"),
+ * which become the transceiver's codec-preferences: webrtcbin matches them
+ * field by field. 0 when there is none. */
+static guint
+pick_payload (const GstSDPMedia *media, const std::string &encoding,
+              GstCaps **caps) noexcept
+{
+  guint best = 0;
+  int best_score = -1;
+  for (guint i = 0; i < gst_sdp_media_formats_len (media); i++) {
+    guint pt = (guint)atoi (gst_sdp_media_get_format (media, i));
+    GstCaps *c = gst_sdp_media_get_caps_from_media (media, (gint)pt);
+    if (!c)
+      continue;
+    GstStructure *st = gst_caps_get_structure (c, 0);
+    const char *enc = gst_structure_get_string (st, "encoding-name");
+    int score = -1;
+    if (enc && g_ascii_strcasecmp (enc, encoding.c_str ()) == 0) {
+      if (encoding == "H264") {
+        const char *pm = gst_structure_get_string (st, "packetization-mode");
+        const char *prof = gst_structure_get_string (st, "profile");
+        const char *plid = gst_structure_get_string (st, "profile-level-id");
+        guint32 v = plid ? (guint32)strtoul (plid, nullptr, 16) : 0;
+        if (!prof && v) {
+          guint idc = v >> 16, flags = (v >> 8) & 0xff;
+          prof = idc == 0x42
+                     ? ((flags & 0x40) ? "constrained-baseline" : "baseline")
+                 : idc == 0x4d ? "main"
+                 : idc == 0x64 ? "high"
+                               : "other";
+          gst_structure_set (st, "profile", G_TYPE_STRING, prof, nullptr);
+        }
+        if (pm && g_str_equal (pm, "1")) {
+          score = 1;
+          if (g_strcmp0 (prof, "constrained-baseline") == 0)
+            score = 3;
+          else if (g_strcmp0 (prof, "baseline") == 0)
+            score = 2;
+        }
+      } else {
+        score = 1;
+      }
+    }
+    if (score > best_score) {
+      best_score = score;
+      best = pt;
+      gst_caps_replace (caps, c);
+    }
+    gst_caps_unref (c);
+  }
+  if (best_score < 0) {
+    gst_caps_replace (caps, nullptr);
+    return 0;
+  }
+  GstCaps *w = gst_caps_make_writable (*caps);
+  GstStructure *st = gst_caps_get_structure (w, 0);
+  gst_structure_set_name (st, "application/x-rtp"); /* SDP says x-unknown */
+  gst_structure_set (st, "media", G_TYPE_STRING, "video", nullptr);
+  /* The offer's profile and level are the most it decodes, not what we
+   * send (a constrained-baseline stream is fine for a baseline decoder):
+   * webrtcbin compares the stream's caps with these field by field, and
+   * the stream names its own profile-level-id, which goes in the answer. */
+  gst_structure_remove_fields (st, "profile-level-id", "profile", nullptr);
+  *caps = w;
+  return best;
+}
+
+/* ------------------------------------------------------------------ */
+/* Peers                                                               */
+
+static void peer_remove (WebOutput *w, const std::string &id,
+                         const char *why) noexcept;
+
+static void
+reply_text (SoupServerMessage *msg, guint status, const char *text) noexcept
+{
+  soup_server_message_set_status (msg, status, nullptr);
+  std::string body = std::string (text) + "\n";
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8",
+                                    SOUP_MEMORY_COPY, body.c_str (),
+                                    body.size ());
+}
+
+/* Answers the paused POST (if still pending) and lets it go. */
+static void
+peer_reply (Peer *p, guint status, const char *type, const std::string &body,
+            const char *location) noexcept
+{
+  if (!p->msg)
+    return;
+  SoupServerMessage *msg = std::exchange (p->msg, nullptr);
+  if (type) {
+    soup_server_message_set_status (msg, status, nullptr);
+    soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY,
+                                      body.c_str (), body.size ());
+  } else {
+    reply_text (msg, status, body.c_str ());
+  }
+  if (location) {
+    SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+    soup_message_headers_replace (h, "Location", location);
+  }
+  soup_server_message_unpause (msg);
+  g_object_unref (msg);
+}
+
+static Peer *
+find_peer (WebOutput *w, const std::string &id) noexcept
+{
+  auto it = w->peers.find (id);
+  return it == w->peers.end () ? nullptr : it->second.get ();
+}
+
+static void
+peer_remove (WebOutput *w, const std::string &id, const char *why) noexcept
+{
+  auto it = w->peers.find (id);
+  if (it == w->peers.end ())
+    return;
+  std::unique_ptr<Peer> p = std::move (it->second);
+  w->peers.erase (it);
+  if (!w->s->cfg.quiet)
+    g_printerr ("webrtc %s: viewer %s of %s left (%s)\n", p->address.c_str (),
+                p->id.c_str (), p->wm->m->cfg.path.c_str (), why);
+  peer_reply (p.get (), SOUP_STATUS_SERVICE_UNAVAILABLE, nullptr,
+              std::string ("the WebRTC session failed: ") + why, nullptr);
+  if (p->timer) {
+    g_source_destroy (p->timer);
+    g_source_unref (p->timer);
+  }
+  if (p->bus) {
+    g_source_destroy (p->bus);
+    g_source_unref (p->bus);
+  }
+  if (p->pipeline) {
+    gst_element_set_state (p->pipeline, GST_STATE_NULL);
+    gst_object_unref (p->pipeline);
+  }
+  p->wm->viewers--;
+  if (p->held)
+    mount_hold_encoder (p->wm->m, false);
+}
+
+static gboolean
+peer_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
+{
+  auto *p = static_cast<Peer *> (data);
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ERROR: {
+    GError *err = nullptr;
+    gchar *dbg = nullptr;
+    gst_message_parse_error (msg, &err, &dbg);
+    GST_INFO ("peer %s: %s (%s)", p->id.c_str (), err ? err->message : "?",
+              dbg ? dbg : "");
+    std::string why = err ? err->message : "pipeline error";
+    g_clear_error (&err);
+    g_free (dbg);
+    auto *wo = static_cast<WebOutput *> (
+        g_object_get_data (G_OBJECT (p->pipeline), "fanout-web"));
+    std::string id = p->id;
+    post (wo, [id, why] (WebOutput *w) { peer_remove (w, id, why.c_str ()); });
+    break;
+  }
+  case GST_MESSAGE_LATENCY:
+    gst_bin_recalculate_latency (GST_BIN (p->pipeline));
+    break;
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Rewrites the PT of this viewer's packets (p->pt != 96). The buffers are
+ * shared with every other reader of the ring: making one writable copies
+ * the GstBuffer, mapping its header for writing copies only that memory. */
+static gboolean
+rewrite_pt (GstBuffer **buf, guint, gpointer data) noexcept
+{
+  guint pt = GPOINTER_TO_UINT (data);
+  *buf = gst_buffer_make_writable (*buf);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (gst_rtp_buffer_map (*buf, GST_MAP_READWRITE, &rtp)) {
+    gst_rtp_buffer_set_payload_type (&rtp, (guint8)pt);
+    gst_rtp_buffer_unmap (&rtp);
+  }
+  return TRUE;
+}
+
+static GstPadProbeReturn
+pt_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER (info);
+    rewrite_pt (&b, 0, data);
+    info->data = b;
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *l = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    l = gst_buffer_list_make_writable (l);
+    gst_buffer_list_foreach (l, rewrite_pt, data);
+    info->data = l;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* PLI/FIR from the browser: rtpsession sends force-key-unit upstream. The
+ * shared payloading must not see one per viewer: the mount decides. */
+static GstPadProbeReturn
+key_unit_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  if (!gst_video_event_is_force_key_unit (ev))
+    return GST_PAD_PROBE_OK;
+  mount_request_key_unit (static_cast<Mount *> (data));
+  return GST_PAD_PROBE_DROP;
+}
+
+struct PeerRef {
+  std::weak_ptr<WebOutput *> w;
+  std::string id;
+};
+
+static void
+peer_ref_free (gpointer data) noexcept
+{
+  delete static_cast<PeerRef *> (data);
+}
+
+static void
+peer_fail_async (const PeerRef *r, const char *why) noexcept
+{
+  std::string id = r->id, wy = why;
+  post_weak (r->w,
+             [id, wy] (WebOutput *w) { peer_remove (w, id, wy.c_str ()); });
+}
+
+/* rtpbin: the browser said BYE, or its RTCP stopped (it vanished). */
+static void
+rtcp_gone_cb (GstElement *, guint, guint, gpointer data) noexcept
+{
+  peer_fail_async (static_cast<PeerRef *> (data), "the browser stopped RTCP");
+}
+
+static void
+rtcp_bye_cb (GstElement *, guint, guint, gpointer data) noexcept
+{
+  peer_fail_async (static_cast<PeerRef *> (data), "the browser hung up");
+}
+
+static void
+ice_state_cb (GstElement *webrtc, GParamSpec *, gpointer data) noexcept
+{
+  auto *r = static_cast<PeerRef *> (data);
+  GstWebRTCICEConnectionState st;
+  g_object_get (webrtc, "ice-connection-state", &st, nullptr);
+  if (st == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) {
+    peer_fail_async (r, "ICE failed");
+  } else if (st == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED
+             || st == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED) {
+    std::string id = r->id;
+    post_weak (r->w, [id] (WebOutput *w) {
+      if (Peer *p = find_peer (w, id))
+        p->connected = true;
+    });
+  }
+}
+
+static void
+conn_state_cb (GstElement *webrtc, GParamSpec *, gpointer data) noexcept
+{
+  GstWebRTCPeerConnectionState st;
+  g_object_get (webrtc, "connection-state", &st, nullptr);
+  if (st == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED)
+    peer_fail_async (static_cast<PeerRef *> (data), "DTLS or ICE failed");
+}
+
+static void peer_send_answer (WebOutput *w, const std::string &id) noexcept;
+
+static void
+gathering_cb (GstElement *webrtc, GParamSpec *, gpointer data) noexcept
+{
+  auto *r = static_cast<PeerRef *> (data);
+  GstWebRTCICEGatheringState st;
+  g_object_get (webrtc, "ice-gathering-state", &st, nullptr);
+  if (st != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    return;
+  std::string id = r->id;
+  post_weak (r->w, [id] (WebOutput *w) {
+    if (Peer *p = find_peer (w, id)) {
+      p->gathered = true;
+      peer_send_answer (w, id);
+    }
+  });
+}
+
+static void
+candidate_cb (GstElement *, guint mline, gchar *cand, gpointer data) noexcept
+{
+  auto *r = static_cast<PeerRef *> (data);
+  if (mline != 0 || !cand || !*cand)
+    return;
+  std::string id = r->id, c = cand;
+  post_weak (r->w, [id, c] (WebOutput *w) {
+    if (Peer *p = find_peer (w, id))
+      p->candidates.push_back (c);
+  });
+}
+
+static gboolean
+peer_timer_cb (gpointer data) noexcept
+{
+  auto *r = static_cast<PeerRef *> (data);
+  if (auto wp = r->w.lock ()) {
+    WebOutput *w = *wp;
+    Peer *p = find_peer (w, r->id);
+    if (p && p->msg) {
+      /* Gathering never said complete: answer with what is there. */
+      peer_send_answer (w, r->id);
+      return G_SOURCE_CONTINUE; /* now the connect deadline */
+    }
+    if (p && !p->connected) {
+      std::string id = r->id;
+      post (w, [id] (WebOutput *w) {
+        peer_remove (w, id, "ICE did not connect");
+      });
+    }
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static GstPadProbeReturn
+rx_probe (GstPad *, GstPadProbeInfo *, gpointer data) noexcept
+{
+  static_cast<Peer *> (data)->last_rx_us.store (g_get_monotonic_time (),
+                                                std::memory_order_relaxed);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Every packet the browser sends comes out of a nicesrc inside webrtcbin
+ * (made with the transports, when the description is set). */
+static void
+peer_watch_rx (Peer *p) noexcept
+{
+  p->last_rx_us.store (g_get_monotonic_time (), std::memory_order_relaxed);
+  GstIterator *it = gst_bin_iterate_recurse (GST_BIN (p->webrtc));
+  GValue v = G_VALUE_INIT;
+  while (gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = GST_ELEMENT (g_value_get_object (&v));
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && g_str_equal (GST_OBJECT_NAME (f), "nicesrc")) {
+      GstPad *pad = gst_element_get_static_pad (e, "src");
+      gst_pad_add_probe (pad,
+                         (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                           | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                         rx_probe, p, nullptr);
+      gst_object_unref (pad);
+    }
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+}
+
+static gboolean
+watchdog_cb (gpointer data) noexcept
+{
+  auto *w = static_cast<WebOutput *> (data);
+  gint64 now = g_get_monotonic_time ();
+  std::vector<std::string> silent;
+  for (auto &[id, p] : w->peers)
+    if (!p->msg
+        && now - p->last_rx_us.load (std::memory_order_relaxed) > kSilentUs)
+      silent.push_back (id);
+  for (auto &id : silent)
+    peer_remove (w, id, "nothing from the browser for 10 s");
+  return G_SOURCE_CONTINUE;
+}
+
+/* The answer with every local candidate gathered, as a WHEP 201. */
+static void
+peer_send_answer (WebOutput *w, const std::string &id) noexcept
+{
+  Peer *p = find_peer (w, id);
+  if (!p || !p->msg)
+    return;
+  GstWebRTCSessionDescription *desc = nullptr;
+  g_object_get (p->webrtc, "local-description", &desc, nullptr);
+  if (!desc) {
+    peer_remove (w, id, "no local description");
+    return;
+  }
+  gchar *text = gst_sdp_message_as_text (desc->sdp);
+  gst_webrtc_session_description_free (desc);
+  std::string sdp = text;
+  g_free (text);
+  /* One bundled m-line, the last one: its candidates go at the end. */
+  if (sdp.find ("a=candidate:") == std::string::npos) {
+    for (auto &c : p->candidates)
+      sdp += "a=" + c + "\r\n";
+    if (p->gathered)
+      sdp += "a=end-of-candidates\r\n";
+  }
+  std::string loc = p->wm->m->cfg.path + "/whep/" + p->id;
+  peer_reply (p, SOUP_STATUS_CREATED, "application/sdp", sdp, loc.c_str ());
+  peer_watch_rx (p);
+  if (!w->s->cfg.quiet)
+    g_printerr ("webrtc %s: viewer %s joined %s (PT %u)\n", p->address.c_str (),
+                p->id.c_str (), p->wm->m->cfg.path.c_str (), p->pt);
+  /* The timer now watches ICE connect. */
+  if (p->timer) {
+    g_source_destroy (p->timer);
+    g_source_unref (p->timer);
+  }
+  p->timer = g_timeout_source_new_seconds (kConnectTimeoutS);
+  g_source_set_callback (p->timer, peer_timer_cb, new PeerRef{ w->self, p->id },
+                         peer_ref_free);
+  g_source_attach (p->timer, w->s->context);
+}
+
+static void
+answer_created_cb (GstPromise *promise, gpointer data) noexcept
+{
+  auto *r = static_cast<PeerRef *> (data);
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  GstWebRTCSessionDescription *answer = nullptr;
+  GError *err = nullptr;
+  if (reply) {
+    gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+                       &answer, nullptr);
+    if (!answer)
+      gst_structure_get (reply, "error", G_TYPE_ERROR, &err, nullptr);
+  }
+  gst_promise_unref (promise);
+  std::string id = r->id;
+  if (!answer) {
+    std::string why = std::string ("cannot answer this offer: ")
+                      + (err ? err->message : "no answer");
+    g_clear_error (&err);
+    post_weak (r->w, [id, why] (WebOutput *w) {
+      if (Peer *p = find_peer (w, id))
+        peer_reply (p, SOUP_STATUS_BAD_REQUEST, nullptr, why, nullptr);
+      peer_remove (w, id, why.c_str ());
+    });
+    return;
+  }
+  post_weak (r->w, [id, answer] (WebOutput *w) {
+    Peer *p = find_peer (w, id);
+    if (p) {
+      g_signal_emit_by_name (p->webrtc, "set-local-description", answer,
+                             nullptr);
+      /* Gathering host candidates takes milliseconds; its "complete"
+       * answers at once (gathering_cb), else this deadline. */
+      if (p->timer) {
+        g_source_destroy (p->timer);
+        g_source_unref (p->timer);
+      }
+      p->timer = g_timeout_source_new (kGatherTimeoutMs);
+      g_source_set_callback (p->timer, peer_timer_cb,
+                             new PeerRef{ w->self, p->id }, peer_ref_free);
+      g_source_attach (p->timer, w->s->context);
+    }
+    gst_webrtc_session_description_free (answer);
+  });
+}
+
+/* The sink pad, requested with the caps we send so that its transceiver
+ * has a kind before the offer is set (webrtcbin then associates the
+ * offer's video m-line with it; a transceiver of unknown kind is passed
+ * over, and the answer gets one of webrtcbin's own, inactive). The
+ * transceiver sends only, in the browser's payload type. */
+static bool
+peer_link (Peer *p) noexcept
+{
+  GstCaps *pc = gst_caps_ref (p->prefs);
+  GstPadTemplate *templ = gst_element_get_pad_template (p->webrtc, "sink_%u");
+  GstPad *sink = gst_element_request_pad (p->webrtc, templ, nullptr, pc);
+  GstWebRTCRTPTransceiver *trans = nullptr;
+  if (sink)
+    g_object_get (sink, "transceiver", &trans, nullptr);
+  if (trans) {
+    g_object_set (trans, "direction",
+                  GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+                  "codec-preferences", pc, nullptr);
+    gst_object_unref (trans);
+  }
+  gst_caps_unref (pc);
+  GstElement *cs = gst_bin_get_by_name (GST_BIN (p->pipeline), "cs");
+  GstPad *src = gst_element_get_static_pad (cs, "src");
+  bool ok = sink && trans && gst_pad_link (src, sink) == GST_PAD_LINK_OK;
+  if (sink)
+    gst_object_unref (sink);
+  gst_object_unref (src);
+  gst_object_unref (cs);
+  return ok;
+}
+
+static void
+remote_set_cb (GstPromise *promise, gpointer data) noexcept
+{
+  auto *r = static_cast<PeerRef *> (data);
+  const GstStructure *reply = gst_promise_get_reply (promise);
+  GError *err = nullptr;
+  if (reply)
+    gst_structure_get (reply, "error", G_TYPE_ERROR, &err, nullptr);
+  gst_promise_unref (promise);
+  std::string id = r->id;
+  if (err) {
+    std::string why = std::string ("bad offer: ") + err->message;
+    g_clear_error (&err);
+    post_weak (r->w, [id, why] (WebOutput *w) {
+      if (Peer *p = find_peer (w, id))
+        peer_reply (p, SOUP_STATUS_BAD_REQUEST, nullptr, why, nullptr);
+      peer_remove (w, id, why.c_str ());
+    });
+    return;
+  }
+  std::weak_ptr<WebOutput *> wk = r->w;
+  post_weak (wk, [id, wk] (WebOutput *w) {
+    Peer *p = find_peer (w, id);
+    if (!p)
+      return;
+    GstPromise *pr = gst_promise_new_with_change_func (
+        answer_created_cb, new PeerRef{ wk, id }, peer_ref_free);
+    g_signal_emit_by_name (p->webrtc, "create-answer", nullptr, pr);
+  });
+}
+
+static std::string
+client_address (SoupServerMessage *msg) noexcept
+{
+  GSocketAddress *sa = soup_server_message_get_remote_address (msg);
+  if (!sa || !G_IS_INET_SOCKET_ADDRESS (sa))
+    return "?";
+  gchar *a = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (sa)));
+  std::string r = a ? a : "?";
+  g_free (a);
+  return r;
+}
+
+/* ICE: the port range (--webrtc-ports); the address the browser reached
+ * us on when libnice would not find it by itself (a loopback address, or
+ * the one --address names); keepalives that are connectivity checks, so
+ * that a vanished browser fails ICE instead of being kept forever. */
+static void
+peer_setup_ice (WebOutput *w, Peer *p, SoupServerMessage *msg) noexcept
+{
+  GObject *ice = nullptr;
+  g_object_get (p->webrtc, "ice-agent", &ice, nullptr);
+  if (!ice)
+    return;
+  GObjectClass *klass = G_OBJECT_GET_CLASS (ice);
+  if (w->s->cfg.webrtc_port_min
+      && g_object_class_find_property (klass, "min-rtp-port"))
+    g_object_set (ice, "min-rtp-port", w->s->cfg.webrtc_port_min,
+                  "max-rtp-port", w->s->cfg.webrtc_port_max, nullptr);
+  std::string local;
+  const std::string &bind = w->s->cfg.address;
+  if (bind != "0.0.0.0" && bind != "::") {
+    local = bind;
+  } else {
+    GSocketAddress *sa = soup_server_message_get_local_address (msg);
+    if (sa && G_IS_INET_SOCKET_ADDRESS (sa)) {
+      GInetAddress *ia
+          = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (sa));
+      if (g_inet_address_get_is_loopback (ia)) {
+        gchar *a = g_inet_address_to_string (ia);
+        local = a;
+        g_free (a);
+      }
+    }
+  }
+  if (!local.empty ()) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name (ice, "add-local-ip-address", local.c_str (), &ok);
+  }
+  if (g_object_class_find_property (klass, "agent")) {
+    GObject *agent = nullptr;
+    g_object_get (ice, "agent", &agent, nullptr);
+    if (agent) {
+      if (g_object_class_find_property (G_OBJECT_GET_CLASS (agent),
+                                        "keepalive-conncheck"))
+        g_object_set (agent, "keepalive-conncheck", TRUE, nullptr);
+      g_object_unref (agent);
+    }
+  }
+  g_object_unref (ice);
+}
+
+/* POST /PATH/whep. */
+static void
+whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
+{
+  SoupMessageHeaders *rh = soup_server_message_get_request_headers (msg);
+  const char *ctype = soup_message_headers_get_content_type (rh, nullptr);
+  if (!ctype || g_ascii_strcasecmp (ctype, "application/sdp") != 0) {
+    reply_text (msg, SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+                "WHEP takes an SDP offer: POST it with Content-Type: "
+                "application/sdp");
+    return;
+  }
+  if (!mount_serving (wm->m)) {
+    reply_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                "the source of this mount is not up yet: try again later");
+    return;
+  }
+  if (wm->encoding.empty ()) {
+    gchar *t = g_strdup_printf (
+        "mount %s is %s, which browsers do not decode over WebRTC: serve the "
+        "source on a mount with codec=h264 (or vp8) for browsers",
+        wm->m->cfg.path.c_str (), codec_name (wm->m->codec));
+    reply_text (msg, SOUP_STATUS_NOT_ACCEPTABLE, t);
+    g_free (t);
+    return;
+  }
+  SoupMessageBody *body = soup_server_message_get_request_body (msg);
+  GBytes *bytes = soup_message_body_flatten (body);
+  gsize len = 0;
+  const char *data = (const char *)g_bytes_get_data (bytes, &len);
+  std::string text (data ? data : "", len);
+  g_bytes_unref (bytes);
+  GstSDPMessage *sdp = nullptr;
+  gst_sdp_message_new (&sdp);
+  const GstSDPMedia *video = nullptr;
+  if (len > 0 && len < kMaxOfferBytes
+      && gst_sdp_message_parse_buffer ((const guint8 *)text.data (),
+                                       (guint)text.size (), sdp)
+             == GST_SDP_OK)
+    for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
+      const GstSDPMedia *md = gst_sdp_message_get_media (sdp, i);
+      if (g_strcmp0 (gst_sdp_media_get_media (md), "video") == 0) {
+        video = md;
+        break;
+      }
+    }
+  if (!video || !gst_sdp_message_get_version (sdp)) {
+    gst_sdp_message_free (sdp);
+    reply_text (msg, SOUP_STATUS_BAD_REQUEST,
+                "the offer is not an SDP with a video m-line: send the "
+                "browser's createOffer() SDP with a recvonly video "
+                "transceiver");
+    return;
+  }
+  GstCaps *prefs = nullptr;
+  guint pt = pick_payload (video, wm->encoding, &prefs);
+  if (!pt) {
+    gst_sdp_message_free (sdp);
+    gchar *t = g_strdup_printf (
+        "the offer has no %s%s payload: mount %s sends only that (a browser "
+        "without it cannot play this mount)",
+        wm->encoding.c_str (),
+        wm->encoding == "H264" ? " packetization-mode=1" : "",
+        wm->m->cfg.path.c_str ());
+    reply_text (msg, SOUP_STATUS_NOT_ACCEPTABLE, t);
+    g_free (t);
+    return;
+  }
+  std::string why;
+  if (!web_mount_ensure_pay (w, wm, &why)) {
+    gst_sdp_message_free (sdp);
+    gst_caps_unref (prefs);
+    reply_text (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                ("cannot start WebRTC output: " + why).c_str ());
+    return;
+  }
+
+  /* The viewer's pipeline. */
+  auto peer = std::make_unique<Peer> ();
+  Peer *p = peer.get ();
+  {
+    gchar *id = g_strdup_printf ("%" G_GUINT64_FORMAT "-%08x", w->next_id++,
+                                 g_random_int ());
+    p->id = id;
+    g_free (id);
+  }
+  p->wm = wm;
+  p->pt = pt;
+  p->prefs = prefs;
+  p->address = client_address (msg);
+  std::string caps = "application/x-rtp,payload=(int)" + std::to_string (pt);
+  std::string d = "fanoutsrc name=src start-position=latest-keyframe "
+                  "channel=\""
+                  + wm->ring + "\" ! capssetter name=cs caps=\"" + caps
+                  + "\" webrtcbin name=webrtc bundle-policy=max-bundle";
+  GError *err = nullptr;
+  GstElement *pipe = gst_parse_launch (d.c_str (), &err);
+  g_clear_error (&err);
+  if (!pipe) {
+    gst_sdp_message_free (sdp);
+    reply_text (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                "cannot build the WebRTC pipeline: is gstreamer1.0-nice "
+                "installed?");
+    return;
+  }
+  p->pipeline = pipe;
+  g_object_set_data (G_OBJECT (pipe), "fanout-web", w);
+  p->webrtc = gst_bin_get_by_name (GST_BIN (pipe), "webrtc");
+  gst_object_unref (p->webrtc); /* the pipeline holds it */
+  wm->viewers++;
+  w->peers[p->id] = std::move (peer);
+
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GstPad *spad = gst_element_get_static_pad (src, "src");
+  gst_pad_add_probe (spad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, key_unit_probe,
+                     wm->m, nullptr);
+  gst_object_unref (spad);
+  gst_object_unref (src);
+  if (pt != 96) {
+    GstElement *cs = gst_bin_get_by_name (GST_BIN (pipe), "cs");
+    GstPad *cpad = gst_element_get_static_pad (cs, "src");
+    gst_pad_add_probe (cpad,
+                       (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                         | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                       pt_probe, GUINT_TO_POINTER (pt), nullptr);
+    gst_object_unref (cpad);
+    gst_object_unref (cs);
+  }
+
+  peer_setup_ice (w, p, msg);
+  GClosureNotify unref
+      = (GClosureNotify)(void (*) (gpointer, GClosure *))peer_ref_free;
+  g_signal_connect_data (
+      p->webrtc, "notify::ice-gathering-state", G_CALLBACK (gathering_cb),
+      new PeerRef{ w->self, p->id }, unref, (GConnectFlags)0);
+  g_signal_connect_data (
+      p->webrtc, "on-ice-candidate", G_CALLBACK (candidate_cb),
+      new PeerRef{ w->self, p->id }, unref, (GConnectFlags)0);
+  g_signal_connect_data (
+      p->webrtc, "notify::ice-connection-state", G_CALLBACK (ice_state_cb),
+      new PeerRef{ w->self, p->id }, unref, (GConnectFlags)0);
+  g_signal_connect_data (
+      p->webrtc, "notify::connection-state", G_CALLBACK (conn_state_cb),
+      new PeerRef{ w->self, p->id }, unref, (GConnectFlags)0);
+  GstElement *rtpbin = gst_bin_get_by_name (GST_BIN (p->webrtc), "rtpbin");
+  if (rtpbin) {
+    g_signal_connect_data (rtpbin, "on-timeout", G_CALLBACK (rtcp_gone_cb),
+                           new PeerRef{ w->self, p->id }, unref,
+                           (GConnectFlags)0);
+    g_signal_connect_data (rtpbin, "on-bye-ssrc", G_CALLBACK (rtcp_bye_cb),
+                           new PeerRef{ w->self, p->id }, unref,
+                           (GConnectFlags)0);
+    gst_object_unref (rtpbin);
+  }
+
+  GstBus *bus = gst_element_get_bus (pipe);
+  p->bus = gst_bus_create_watch (bus);
+  gst_object_unref (bus);
+  g_source_set_callback (p->bus, (GSourceFunc)peer_bus_cb, p, nullptr);
+  g_source_attach (p->bus, w->s->context);
+
+  p->msg = SOUP_SERVER_MESSAGE (g_object_ref (msg));
+  soup_server_message_pause (msg);
+  p->timer = g_timeout_source_new (kAnswerTimeoutMs);
+  g_source_set_callback (p->timer, peer_timer_cb, new PeerRef{ w->self, p->id },
+                         peer_ref_free);
+  g_source_attach (p->timer, w->s->context);
+
+  mount_hold_encoder (wm->m, true);
+  p->held = true;
+  if (!peer_link (p)) {
+    gst_sdp_message_free (sdp);
+    peer_remove (w, p->id, "cannot link the stream to webrtcbin");
+    return;
+  }
+  if (gst_element_set_state (pipe, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE) {
+    gst_sdp_message_free (sdp);
+    peer_remove (w, p->id, "the WebRTC pipeline does not start");
+    return;
+  }
+  mount_request_key_unit (wm->m);
+  GstWebRTCSessionDescription *offer
+      = gst_webrtc_session_description_new (GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+  GstPromise *pr = gst_promise_new_with_change_func (
+      remote_set_cb, new PeerRef{ w->self, p->id }, peer_ref_free);
+  g_signal_emit_by_name (p->webrtc, "set-remote-description", offer, pr);
+  gst_webrtc_session_description_free (offer);
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP routing                                                        */
+
+static void
+web_http_cb (SoupServer *, SoupServerMessage *msg, const char *path,
+             GHashTable *, gpointer data) noexcept
+{
+  auto *w = static_cast<WebOutput *> (data);
+  const char *method = soup_server_message_get_method (msg);
+  std::string p = path;
+  bool get = g_str_equal (method, "GET") || g_str_equal (method, "HEAD");
+  SoupMessageHeaders *resp = soup_server_message_get_response_headers (msg);
+  if (p == "/" || p == "/index.html") {
+    if (!get) {
+      reply_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "GET only");
+      return;
+    }
+    /* The URLs on the page name the host the browser used. */
+    const char *hh = soup_message_headers_get_one (
+        soup_server_message_get_request_headers (msg), "Host");
+    std::string host = hh ? hh : "";
+    if (!host.empty () && host.back () != ']') {
+      size_t colon = host.rfind (':');
+      if (colon != std::string::npos)
+        host.resize (colon);
+    }
+    for (char c : host)
+      if (!g_ascii_isalnum (c) && !strchr (".-:[]", c)) {
+        host.clear (); /* not a host name: the page says HOST */
+        break;
+      }
+    std::string html = status_page_html (*w->s, w, host);
+    soup_message_headers_replace (resp, "Cache-Control", "no-store");
+    soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+    soup_server_message_set_response (msg, "text/html; charset=utf-8",
+                                      SOUP_MEMORY_COPY, html.c_str (),
+                                      html.size ());
+    return;
+  }
+  if (p == "/whep.js") {
+    const char *js = status_page_script ();
+    soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+    soup_server_message_set_response (msg, "text/javascript; charset=utf-8",
+                                      SOUP_MEMORY_STATIC, js, strlen (js));
+    return;
+  }
+  /* /PATH/whep and /PATH/whep/ID */
+  size_t at = p.rfind ("/whep");
+  std::string id;
+  if (at != std::string::npos && at > 0 && p.size () > at + 5
+      && p[at + 5] == '/') {
+    id = p.substr (at + 6);
+    p = p.substr (0, at + 5);
+  }
+  if (p.size () > 5 && p.compare (p.size () - 5, 5, "/whep") == 0) {
+    WebMount *wm = find_web_mount (w, p.substr (0, p.size () - 5));
+    if (!wm) {
+      reply_text (msg, SOUP_STATUS_NOT_FOUND, "no such mount");
+      return;
+    }
+    if (g_str_equal (method, "OPTIONS")) {
+      soup_message_headers_replace (resp, "Accept-Post", "application/sdp");
+      soup_server_message_set_status (msg, SOUP_STATUS_NO_CONTENT, nullptr);
+      return;
+    }
+    if (id.empty () && g_str_equal (method, "POST")) {
+      whep_post (w, wm, msg);
+      return;
+    }
+    if (!id.empty () && g_str_equal (method, "DELETE")) {
+      Peer *peer = find_peer (w, id);
+      if (!peer || peer->wm != wm) {
+        reply_text (msg, SOUP_STATUS_NOT_FOUND, "no such WHEP session");
+        return;
+      }
+      peer_remove (w, id, "DELETE");
+      soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+      return;
+    }
+    /* PATCH (trickle ICE): the answer carries every candidate already. */
+    soup_message_headers_replace (resp, "Allow",
+                                  id.empty () ? "POST, OPTIONS" : "DELETE");
+    reply_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+                "this WHEP endpoint takes POST (offer) and DELETE (session); "
+                "no trickle ICE: gather candidates before POST");
+    return;
+  }
+  if (http_out_handle (w->http_out, msg, path))
+    return;
+  reply_text (msg, SOUP_STATUS_NOT_FOUND,
+              "not found: see / for the mounts and their URLs");
+}
+
+/* Basic or Digest as the RTSP side, for the browser outputs (not /metrics
+ * or /stats, whose access is the operator's business). */
+static gboolean
+auth_filter (SoupAuthDomain *, SoupServerMessage *msg, gpointer) noexcept
+{
+  const char *path = g_uri_get_path (soup_server_message_get_uri (msg));
+  return !(g_str_equal (path, "/metrics") || g_str_equal (path, "/stats"));
+}
+
+static gboolean
+basic_cb (SoupAuthDomain *, SoupServerMessage *, const char *user,
+          const char *pass, gpointer data) noexcept
+{
+  auto *w = static_cast<WebOutput *> (data);
+  for (auto &[u, pw] : w->s->cfg.users)
+    if (u == user && pw == pass)
+      return TRUE;
+  return FALSE;
+}
+
+static char *
+digest_cb (SoupAuthDomain *d, SoupServerMessage *, const char *user,
+           gpointer data) noexcept
+{
+  auto *w = static_cast<WebOutput *> (data);
+  for (auto &[u, pw] : w->s->cfg.users)
+    if (u == user)
+      return soup_auth_domain_digest_encode_password (
+          user, soup_auth_domain_get_realm (d), pw.c_str ());
+  return nullptr;
+}
+
+WebOutput *
+web_output_start (FanoutServer *fs) noexcept
+{
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    GST_DEBUG_CATEGORY_INIT (fanout_whep_debug, "fanoutwhep", 0,
+                             "fanout-rtsp-server WebRTC and HTTP outputs");
+    g_once_init_leave (&once, 1);
+  }
+  Server &s = fs->s;
+  auto *w = new WebOutput ();
+  w->fs = fs;
+  w->s = &s;
+  w->self = std::make_shared<WebOutput *> (w);
+  for (auto &m : s.mounts) {
+    auto wm = std::make_unique<WebMount> ();
+    wm->m = m.get ();
+    wm->ring = m->ring + ":webrtc";
+    wm->encoding = browser_encoding (m->codec);
+    w->mounts.push_back (std::move (wm));
+  }
+  w->http_out = http_out_new (&s);
+  if (!s.cfg.users.empty ()) {
+    if (s.cfg.basic) {
+      w->auth
+          = soup_auth_domain_basic_new ("realm", "fanout-rtsp-server", nullptr);
+      soup_auth_domain_basic_set_auth_callback (w->auth, basic_cb, w, nullptr);
+    } else {
+      w->auth = soup_auth_domain_digest_new ("realm", "fanout-rtsp-server",
+                                             nullptr);
+      soup_auth_domain_digest_set_auth_callback (w->auth, digest_cb, w,
+                                                 nullptr);
+    }
+    soup_auth_domain_add_path (w->auth, "/");
+    soup_auth_domain_set_filter (w->auth, auth_filter, nullptr, nullptr);
+    soup_server_add_auth_domain (s.http, w->auth);
+  }
+  soup_server_add_handler (s.http, "/", web_http_cb, w, nullptr);
+  w->watchdog = g_timeout_source_new_seconds (kWatchdogS);
+  g_source_set_callback (w->watchdog, watchdog_cb, w, nullptr);
+  g_source_attach (w->watchdog, s.context);
+  return w;
+}
+
+void
+web_output_mount_ready (WebOutput *w, const Mount *m) noexcept
+{
+  if (!w)
+    return;
+  for (auto &wm : w->mounts)
+    if (wm->m == m) {
+      wm->ring = m->ring + ":webrtc";
+      wm->encoding = browser_encoding (m->codec);
+    }
+}
+
+void
+web_output_stop (WebOutput *w) noexcept
+{
+  if (!w)
+    return;
+  if (w->s->http) {
+    soup_server_remove_handler (w->s->http, "/");
+    if (w->auth)
+      soup_server_remove_auth_domain (w->s->http, w->auth);
+  }
+  if (w->auth)
+    g_object_unref (w->auth);
+  if (w->watchdog) {
+    g_source_destroy (w->watchdog);
+    g_source_unref (w->watchdog);
+  }
+  while (!w->peers.empty ())
+    peer_remove (w, w->peers.begin ()->first, "server stopping");
+  http_out_free (w->http_out);
+  for (auto &wm : w->mounts) {
+    if (wm->bus) {
+      g_source_destroy (wm->bus);
+      g_source_unref (wm->bus);
+    }
+    if (wm->pay) {
+      gst_element_set_state (wm->pay, GST_STATE_NULL);
+      gst_object_unref (wm->pay);
+    }
+  }
+  w->self.reset (); /* closures still posted find nothing */
+  delete w;
+}
+
+guint
+web_output_n_viewers (WebOutput *w, const Mount *m) noexcept
+{
+  if (!w)
+    return 0;
+  for (auto &wm : w->mounts)
+    if (wm->m == m)
+      return wm->viewers;
+  return 0;
+}
+
+} // namespace gstfanout
+
+namespace gstfanout
+{
+
+guint
+web_output_n_http_viewers (WebOutput *w, const Mount *m) noexcept
+{
+  return w ? http_out_n_viewers (w->http_out, m) : 0;
+}
+
+void
+web_output_add_stats (WebOutput *w, const Mount *m, JsonBuilder *b) noexcept
+{
+  guint64 bytes = 0;
+  if (w)
+    for (auto &wm : w->mounts)
+      if (wm->m == m)
+        bytes = wm->bytes.load (std::memory_order_relaxed);
+  json_builder_set_member_name (b, "webrtc_viewers");
+  json_builder_add_int_value (b, web_output_n_viewers (w, m));
+  json_builder_set_member_name (b, "webrtc_bytes");
+  json_builder_add_int_value (b, (gint64)bytes);
+  json_builder_set_member_name (b, "http_viewers");
+  json_builder_add_int_value (b, web_output_n_http_viewers (w, m));
+}
+
+} // namespace gstfanout
