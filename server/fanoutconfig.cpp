@@ -396,6 +396,15 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
       return false;
     }
     c->idle_pause_s = (guint)u;
+  } else if (key == "relay-latency") {
+    if (!parse_uint (v, 10000, &u)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --relay-latency '%s': use milliseconds from 0 to "
+                   "10000",
+                   v);
+      return false;
+    }
+    c->relay_latency_ms = (guint)u;
   } else if (key == "key-unit-interval") {
     if (!parse_uint (v, 10000, &u)) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
@@ -507,6 +516,10 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "Pause a mount's encoder after this many seconds without a client "
       "(default 5; 0: never)",
       "SECONDS" },
+    { "relay-latency", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "Jitter-buffer latency of rtsp:// relay sources, in ms: how long a "
+      "missing or late packet is waited for (default 200)",
+      "MS" },
     { "key-unit-interval", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "At most one keyframe forced for joining clients per this many ms and "
       "mount; a client joins on a keyframe up to half of it old "

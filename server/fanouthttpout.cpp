@@ -28,18 +28,28 @@
 #include "fanouthttpout.h"
 
 #include <gst/app/gstappsink.h>
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <libsoup/soup.h>
 
+#include <atomic>
+#include <cmath>
 #include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace gstfanout
 {
 
 static const gsize kMaxBacklog = 4 * 1024 * 1024;
+/* HLS: segments of one GOP (cut at keyframes), 6 in the playlist, 10 on
+ * disk; stopped after 30 s without a request; a first
+ * request waits at most 15 s for the first playlist. */
+static const guint kHlsPlaylistLength = 6, kHlsMaxFiles = 10;
+static const gint64 kHlsIdleUs = 30 * G_TIME_SPAN_SECOND;
+static const gint64 kHlsFirstWaitUs = 15 * G_TIME_SPAN_SECOND;
 
 struct HttpViewer {
   guint64 id = 0;
@@ -53,9 +63,29 @@ struct HttpViewer {
   bool skipping = false;
 };
 
+/* HLS of one mount: hlssink2 writing MPEG-TS segments and the playlist
+ * into a temp dir, started by the first request, stopped after kHlsIdleS
+ * without one. */
+struct Hls {
+  Mount *m = nullptr;
+  std::string dir;
+  GstElement *pipeline = nullptr;
+  GSource *bus = nullptr;
+  gint64 last_request_us = 0;
+  /* Playlist requests waiting for the first playlist (paused, ref'd). */
+  std::vector<SoupServerMessage *> waiting;
+  gint64 started_us = 0;
+};
+
 struct HttpOut {
   Server *s = nullptr;
   std::map<guint64, std::unique_ptr<HttpViewer>> viewers;
+  /* Viewers per mount, written on the main context, read by /stats from
+   * any thread (fanout_server_get_stats_json): counters, relaxed. The map
+   * is filled at creation and never changes shape. */
+  std::map<const Mount *, std::atomic<guint>> counts;
+  std::map<const Mount *, std::unique_ptr<Hls>> hls;
+  GSource *hls_timer = nullptr; /* every 250 ms while any HLS runs */
   guint64 next_id = 1;
   std::shared_ptr<HttpOut *> self; /* weak_ptr'd by streaming threads */
 };
@@ -74,6 +104,7 @@ viewer_remove (HttpOut *h, guint64 id, bool finished = false) noexcept
     return;
   std::unique_ptr<HttpViewer> v = std::move (it->second);
   h->viewers.erase (it);
+  h->counts[v->m].fetch_sub (1, std::memory_order_relaxed); /* counter */
   if (v->bus) {
     g_source_destroy (v->bus);
     g_source_unref (v->bus);
@@ -229,11 +260,237 @@ viewer_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
   return G_SOURCE_CONTINUE;
 }
 
+static void
+reply (SoupServerMessage *msg, guint status, const std::string &text) noexcept
+{
+  std::string body = text + "\n";
+  soup_server_message_set_status (msg, status, nullptr);
+  soup_server_message_set_response (msg, "text/plain; charset=utf-8",
+                                    SOUP_MEMORY_COPY, body.c_str (),
+                                    body.size ());
+}
+
+/* ------------------------------------------------------------------ */
+/* HLS                                                                 */
+
+static void
+hls_stop (HttpOut *h, const Mount *m) noexcept
+{
+  auto it = h->hls.find (m);
+  if (it == h->hls.end ())
+    return;
+  std::unique_ptr<Hls> hl = std::move (it->second);
+  h->hls.erase (it);
+  if (hl->bus) {
+    g_source_destroy (hl->bus);
+    g_source_unref (hl->bus);
+  }
+  if (hl->pipeline) {
+    gst_element_set_state (hl->pipeline, GST_STATE_NULL);
+    gst_object_unref (hl->pipeline);
+  }
+  for (SoupServerMessage *msg : hl->waiting) {
+    reply (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "HLS stopped");
+    soup_server_message_unpause (msg);
+    g_object_unref (msg);
+  }
+  GDir *d = g_dir_open (hl->dir.c_str (), 0, nullptr);
+  if (d) {
+    while (const char *name = g_dir_read_name (d)) {
+      gchar *f = g_build_filename (hl->dir.c_str (), name, nullptr);
+      g_unlink (f);
+      g_free (f);
+    }
+    g_dir_close (d);
+  }
+  g_rmdir (hl->dir.c_str ());
+  mount_hold_encoder (hl->m, false);
+  if (!h->s->cfg.quiet)
+    g_printerr ("http: HLS of %s stopped\n", hl->m->cfg.path.c_str ());
+}
+
+static bool
+serve_file (SoupServerMessage *msg, const std::string &path,
+            const char *type) noexcept
+{
+  gchar *data = nullptr;
+  gsize len = 0;
+  if (!g_file_get_contents (path.c_str (), &data, &len, nullptr))
+    return false;
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                "Cache-Control", "no-cache");
+  soup_server_message_set_response (msg, type, SOUP_MEMORY_TAKE, data, len);
+  return true;
+}
+
+static const char kPlaylistType[] = "application/vnd.apple.mpegurl";
+
+/* Answers the requests waiting for the first playlist; ends idle HLS. */
+static gboolean
+hls_timer_cb (gpointer data) noexcept
+{
+  auto *h = static_cast<HttpOut *> (data);
+  gint64 now = g_get_monotonic_time ();
+  std::vector<const Mount *> idle;
+  for (auto &[m, hl] : h->hls) {
+    if (!hl->waiting.empty ()) {
+      std::string pl = hl->dir + "/index.m3u8";
+      bool ready = g_file_test (pl.c_str (), G_FILE_TEST_EXISTS);
+      bool late = now - hl->started_us > kHlsFirstWaitUs;
+      if (ready || late) {
+        for (SoupServerMessage *msg : hl->waiting) {
+          if (!ready || !serve_file (msg, pl, kPlaylistType))
+            reply (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                   "no HLS segment yet: the mount's source delivers no "
+                   "keyframes");
+          soup_server_message_unpause (msg);
+          g_object_unref (msg);
+        }
+        hl->waiting.clear ();
+      }
+    }
+    if (hl->waiting.empty () && now - hl->last_request_us > kHlsIdleUs)
+      idle.push_back (m);
+  }
+  for (const Mount *m : idle)
+    hls_stop (h, m);
+  if (h->hls.empty ()) {
+    g_source_unref (std::exchange (h->hls_timer, nullptr));
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+hls_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
+{
+  auto *hl = static_cast<Hls *> (data);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+    GError *err = nullptr;
+    gst_message_parse_error (msg, &err, nullptr);
+    g_printerr ("http: HLS of %s failed: %s\n", hl->m->cfg.path.c_str (),
+                err ? err->message : "?");
+    g_clear_error (&err);
+    hl->last_request_us = 0; /* the timer stops it */
+  } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_LATENCY) {
+    gst_bin_recalculate_latency (GST_BIN (hl->pipeline));
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static Hls *
+hls_start (HttpOut *h, Mount *m) noexcept
+{
+  gchar *dir = g_dir_make_tmp ("fanout-hls-XXXXXX", nullptr);
+  if (!dir)
+    return nullptr;
+  auto hl = std::make_unique<Hls> ();
+  hl->m = m;
+  hl->dir = dir;
+  /* Segments are cut at keyframes: one per GOP. */
+  guint target = MAX (1u, (guint)std::ceil (m->cfg.gop));
+  g_free (dir);
+  std::string d
+      = "fanoutsrc start-position=latest-keyframe channel=\"" + m->ring
+        + "\" ! h264parse config-interval=-1 ! hlssink2 "
+          "send-keyframe-requests=false target-duration="
+        + std::to_string (target) + " playlist-length="
+        + std::to_string (kHlsPlaylistLength) + " max-files="
+        + std::to_string (kHlsMaxFiles) + " location=\"" + hl->dir
+        + "/seg%05d.ts\" playlist-location=\"" + hl->dir + "/index.m3u8\"";
+  GError *err = nullptr;
+  hl->pipeline = gst_parse_launch (d.c_str (), &err);
+  g_clear_error (&err);
+  if (!hl->pipeline) {
+    g_rmdir (hl->dir.c_str ());
+    return nullptr;
+  }
+  GstBus *bus = gst_element_get_bus (hl->pipeline);
+  hl->bus = gst_bus_create_watch (bus);
+  gst_object_unref (bus);
+  g_source_set_callback (hl->bus, (GSourceFunc)hls_bus_cb, hl.get (), nullptr);
+  g_source_attach (hl->bus, h->s->context);
+  hl->started_us = hl->last_request_us = g_get_monotonic_time ();
+  mount_hold_encoder (m, true);
+  mount_request_key_unit (m);
+  gst_element_set_state (hl->pipeline, GST_STATE_PLAYING);
+  if (!h->hls_timer) {
+    h->hls_timer = g_timeout_source_new (250);
+    g_source_set_callback (h->hls_timer, hls_timer_cb, h, nullptr);
+    g_source_attach (h->hls_timer, h->s->context);
+  }
+  if (!h->s->cfg.quiet)
+    g_printerr ("http: HLS of %s started\n", m->cfg.path.c_str ());
+  Hls *r = hl.get ();
+  h->hls[m] = std::move (hl);
+  return r;
+}
+
+/* GET /PATH/index.m3u8 and /PATH/segNNNNN.ts. */
+static bool
+hls_handle (HttpOut *h, SoupServerMessage *msg, const std::string &p) noexcept
+{
+  size_t slash = p.rfind ('/');
+  if (slash == std::string::npos || slash == 0)
+    return false;
+  std::string mpath = p.substr (0, slash), file = p.substr (slash + 1);
+  bool playlist = file == "index.m3u8";
+  bool segment = file.size () == 11 && file.compare (0, 3, "seg") == 0
+                 && file.compare (8, 3, ".ts") == 0
+                 && file.find_first_not_of ("0123456789", 3) == 8;
+  if (!playlist && !segment)
+    return false;
+  Mount *m = nullptr;
+  for (auto &mm : h->s->mounts)
+    if (mm->cfg.path == mpath)
+      m = mm.get ();
+  if (!m)
+    return false;
+  if (!g_str_equal (soup_server_message_get_method (msg), "GET")) {
+    reply (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "GET only");
+    return true;
+  }
+  if (m->codec != Codec::H264) {
+    reply (msg, SOUP_STATUS_NOT_ACCEPTABLE,
+           std::string ("mount ") + mpath + " is " + codec_name (m->codec)
+               + ", which this server does not put in HLS: serve the source "
+                 "on a mount with codec=h264 for HLS players");
+    return true;
+  }
+  auto it = h->hls.find (m);
+  Hls *hl = it == h->hls.end () ? nullptr : it->second.get ();
+  if (!hl && segment) {
+    reply (msg, SOUP_STATUS_NOT_FOUND, "no such segment (HLS not running)");
+    return true;
+  }
+  if (!hl && !(hl = hls_start (h, m))) {
+    reply (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+           "cannot start HLS: is hlssink2 (gstreamer1.0-plugins-bad) "
+           "installed?");
+    return true;
+  }
+  hl->last_request_us = g_get_monotonic_time ();
+  std::string path = hl->dir + "/" + file;
+  if (serve_file (msg, path, playlist ? kPlaylistType : "video/mp2t"))
+    return true;
+  if (segment) {
+    reply (msg, SOUP_STATUS_NOT_FOUND, "no such segment (out of the window)");
+    return true;
+  }
+  /* The first playlist is not written yet: wait for it (hls_timer_cb). */
+  hl->waiting.push_back (SOUP_SERVER_MESSAGE (g_object_ref (msg)));
+  soup_server_message_pause (msg);
+  return true;
+}
+
 HttpOut *
 http_out_new (Server *s) noexcept
 {
   auto *h = new HttpOut ();
   h->s = s;
+  for (auto &m : s->mounts)
+    h->counts[m.get ()] = 0;
   h->self = std::make_shared<HttpOut *> (h);
   return h;
 }
@@ -245,6 +502,12 @@ http_out_free (HttpOut *h) noexcept
     return;
   while (!h->viewers.empty ())
     viewer_remove (h, h->viewers.begin ()->first);
+  while (!h->hls.empty ())
+    hls_stop (h, h->hls.begin ()->first);
+  if (h->hls_timer) {
+    g_source_destroy (h->hls_timer);
+    g_source_unref (h->hls_timer);
+  }
   h->self.reset ();
   delete h;
 }
@@ -252,27 +515,20 @@ http_out_free (HttpOut *h) noexcept
 guint
 http_out_n_viewers (HttpOut *h, const Mount *m) noexcept
 {
-  guint n = 0;
-  if (h)
-    for (auto &[id, v] : h->viewers)
-      n += v->m == m;
-  return n;
-}
-
-static void
-reply (SoupServerMessage *msg, guint status, const std::string &text) noexcept
-{
-  std::string body = text + "\n";
-  soup_server_message_set_status (msg, status, nullptr);
-  soup_server_message_set_response (msg, "text/plain; charset=utf-8",
-                                    SOUP_MEMORY_COPY, body.c_str (),
-                                    body.size ());
+  if (!h)
+    return 0;
+  auto it = h->counts.find (m);
+  return it == h->counts.end ()
+             ? 0
+             : it->second.load (std::memory_order_relaxed); /* counter */
 }
 
 bool
 http_out_handle (HttpOut *h, SoupServerMessage *msg, const char *path) noexcept
 {
   std::string p = path;
+  if (hls_handle (h, msg, p))
+    return true;
   if (p.size () < 4 || p.compare (p.size () - 3, 3, ".ts") != 0)
     return false;
   std::string mpath = p.substr (0, p.size () - 3);
@@ -348,6 +604,7 @@ http_out_handle (HttpOut *h, SoupServerMessage *msg, const char *path) noexcept
       new ViewerRef{ h->self, v->id }, unref, (GConnectFlags)0);
   guint64 id = v->id;
   h->viewers[id] = std::move (v);
+  h->counts[m].fetch_add (1, std::memory_order_relaxed); /* counter */
   mount_hold_encoder (m, true);
   mount_request_key_unit (m);
   soup_server_message_pause (msg);

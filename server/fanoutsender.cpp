@@ -37,7 +37,8 @@ static const GstClockTime kMaxLag = GST_SECOND;
 SenderClient::SenderClient (GstRTSPClient *c, GstRTSPSession *s,
                             GstRTSPStreamTransport *t,
                             std::shared_ptr<Ring> ring, gint64 play) noexcept
-    : client (GST_RTSP_CLIENT (g_object_ref (c))), session (s),
+    : client (GST_RTSP_CLIENT (g_object_ref (c))),
+      session (GST_RTSP_SESSION (g_object_ref (s))),
       trans (GST_RTSP_STREAM_TRANSPORT (g_object_ref (t))),
       reader (std::move (ring), LagPolicy::DropToKeyframe,
               StartPosition::LatestKeyframe),
@@ -52,6 +53,7 @@ SenderClient::~SenderClient ()
   if (socket)
     g_object_unref (socket);
   g_object_unref (trans);
+  g_object_unref (session);
   g_object_unref (client);
 }
 

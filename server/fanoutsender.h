@@ -47,8 +47,10 @@ struct SenderClient {
   SenderClient (const SenderClient &) = delete;
   SenderClient &operator= (const SenderClient &) = delete;
 
-  GstRTSPClient *client;         /* owned reference */
-  GstRTSPSession *session;       /* identity only, not owned */
+  GstRTSPClient *client; /* owned reference */
+  /* Owned reference: the transport's keep-alive (each send) touches the
+   * session, which must outlive a send racing with its removal. */
+  GstRTSPSession *session;
   GstRTSPStreamTransport *trans; /* owned reference */
   bool tcp = true;
   GSocket *socket = nullptr;         /* UDP: the stream's RTP socket (owned) */

@@ -271,7 +271,17 @@ source_head (Source &s, std::string *head, GError **error) noexcept
       || g_str_has_prefix (spec.c_str (), "rtspt://")) {
     /* Relay: depayload and parse, never decode; mounts copy or re-encode. */
     s.capacity = 512; /* encoded: several GOPs */
-    *head = "rtspsrc location=" + quote (spec) + " latency=200 ! parsebin";
+    /* Depayloaded, never decoded or re-parsed: decodebin stops at the
+     * first element whose caps match (the depayloader's, AU-aligned), so
+     * a frame goes on the moment its last packet came. parsebin waited
+     * for the next frame to end each one: a frame (33 ms at 30 fps) more
+     * per hop (docs/benchmarks/relay-chain.md). Other codecs are decoded
+     * (a mount then encodes them). The jitter buffer's latency is how long
+     * a missing or late packet is waited for. */
+    *head = "rtspsrc location=" + quote (spec) + " latency="
+            + std::to_string (s.runner.server->cfg.relay_latency_ms)
+            + " ! decodebin caps=\"video/x-h264,alignment=au;"
+              "video/x-h265,alignment=au;image/jpeg;video/x-vp8;video/x-vp9\"";
     return true;
   }
   if (gst_uri_is_valid (spec.c_str ())) {

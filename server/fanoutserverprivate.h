@@ -81,6 +81,9 @@ struct _FanoutServerConfig {
   /* Forced keyframes per mount: at most one per this interval (0: one per
    * join); a joining client starts on a keyframe up to half of it old. */
   guint key_unit_interval_ms = 300;
+  /* rtspsrc's jitter-buffer latency for relay sources: how long a missing
+   * or late packet is waited for (in-order packets pass at once). */
+  guint relay_latency_ms = 200;
   std::vector<std::pair<std::string, std::string>> users;
   bool basic = false;
   std::string mcast_first = "224.3.0.1", mcast_last = "224.3.0.254";

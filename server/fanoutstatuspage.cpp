@@ -9,9 +9,9 @@
 
 /* The status page at "/" and its WHEP client "/whep.js": one section per
  * mount (codec, clients, bitrate from /stats every 2 s), a muted <video>
- * that plays the mount over WHEP, the RTSP URL, an ffplay line and the
- * MPEG-TS URL for VLC. No framework, no CDN: the server ships all of it.
- * Each player shows how many frames it has decoded
+ * that plays the mount over WHEP, the RTSP URL, an ffplay line, the
+ * MPEG-TS URL for VLC and the HLS playlist. No framework, no CDN: the server
+ * ships all of it. Each player shows how many frames it has decoded
  * (requestVideoFrameCallback) in data-frames, which the browser tests
  * read. */
 
@@ -173,8 +173,13 @@ status_page_html (Server &s, WebOutput *w, const std::string &req_host)
     o += "<p>RTSP: <code>" + html_escape (rtsp)
          + "</code><br>ffplay: <code>ffplay -rtsp_transport tcp "
          + html_escape (rtsp) + "</code>";
-    if (m->codec == Codec::H264)
-      o += "<br>VLC: <code>vlc " + html_escape (http) + "</code>";
+    if (m->codec == Codec::H264) {
+      std::string hls = "http://" + host + ":" + std::to_string (s.http_port)
+                        + m->cfg.path + "/index.m3u8";
+      o += "<br>VLC: <code>vlc " + html_escape (http)
+           + "</code><br>HLS (Safari, iOS, VLC): <code>" + html_escape (hls)
+           + "</code>";
+    }
     o += "</p></section>\n";
   }
   o += "</body></html>\n";

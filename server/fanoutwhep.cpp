@@ -39,6 +39,7 @@
 
 #include "fanoutwhep.h"
 #include "fanouthttpout.h"
+#include "fanoutwhepoffer.h"
 
 #include <gst/gst.h>
 #include <gst/rtp/gstrtpbuffer.h>
@@ -67,7 +68,9 @@ static const guint kAnswerTimeoutMs = 5000;
 /* After the local description is set: the answer goes with the candidates
  * gathered by then if gathering has not said complete. */
 static const guint kGatherTimeoutMs = 1000;
-/* A peer whose ICE has not connected by then is removed. */
+/* A peer whose ICE and DTLS have not connected by then is removed (the
+ * silence watchdog covers only connected peers: a passive DTLS peer says
+ * nothing until our handshake reaches it, which retransmits with backoff). */
 static const guint kConnectTimeoutS = 20;
 static const guint kMaxOfferBytes = 64 * 1024;
 /* A browser sends RTCP (receiver reports, transport-cc) several times a
@@ -110,7 +113,9 @@ struct WebMount {
   /* RTP bytes it made (its streaming thread): a counter, relaxed. */
   std::atomic<guint64> bytes{ 0 };
   GSource *bus = nullptr;
-  guint viewers = 0;
+  /* WebRTC viewers: written on the main context, read by /stats from any
+   * thread: a counter, relaxed. */
+  std::atomic<guint> viewers{ 0 };
 };
 
 struct WebOutput {
@@ -122,6 +127,9 @@ struct WebOutput {
   HttpOut *http_out = nullptr;
   guint64 next_id = 1;
   GSource *watchdog = nullptr; /* every kWatchdogS: vanished browsers */
+  /* FANOUT_WHEP_OWN_PAYLOADER=1, for the benchmark's comparison only: each
+   * viewer payloads the encode itself (the design this one replaces). */
+  bool own_payloader = false;
   /* The owner of this WebOutput; closures posted from other threads hold
    * a weak_ptr to it. */
   std::shared_ptr<WebOutput *> self;
@@ -234,6 +242,15 @@ count_bytes_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
   return GST_PAD_PROBE_OK;
 }
 
+static std::string
+pay_desc (const std::string &encoding)
+{
+  return encoding == "H264" ? "h264parse config-interval=-1 ! rtph264pay pt=96 "
+                              "config-interval=-1 aggregate-mode=zero-latency "
+                              "mtu=1200"
+                            : "rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit";
+}
+
 /* The mount's shared payloading, started by its first WebRTC viewer and
  * kept (it costs nothing while the encoder is paused). */
 static bool
@@ -241,11 +258,7 @@ web_mount_ensure_pay (WebOutput *w, WebMount *wm, std::string *why) noexcept
 {
   if (wm->pay)
     return true;
-  std::string pay = wm->encoding == "H264"
-                        ? "h264parse config-interval=-1 ! rtph264pay pt=96 "
-                          "config-interval=-1 aggregate-mode=zero-latency "
-                          "mtu=1200"
-                        : "rtpvp8pay pt=96 mtu=1200 picture-id-mode=15-bit";
+  std::string pay = pay_desc (wm->encoding);
   std::string d = "fanoutsrc name=src channel=\"" + wm->m->ring + "\" ! " + pay
                   + " ! fanoutsink name=ring capacity=512 channel=\"" + wm->ring
                   + "\"";
@@ -286,79 +299,6 @@ find_web_mount (WebOutput *w, const std::string &path) noexcept
     if (wm->m->cfg.path == path)
       return wm.get ();
   return nullptr;
-}
-
-/* ------------------------------------------------------------------ */
-/* Offers                                                              */
-
-/* The payload type in @media for @encoding that a browser decodes from our
- * stream: for H.264 packetization-mode=1, constrained baseline preferred
- * over baseline over others. *caps gets that payload's caps as webrtcbin
- * reads them from the offer (it turns profile-level-id into "profile"),
- * which become the transceiver's codec-preferences: webrtcbin matches them
- * field by field. 0 when there is none. */
-static guint
-pick_payload (const GstSDPMedia *media, const std::string &encoding,
-              GstCaps **caps) noexcept
-{
-  guint best = 0;
-  int best_score = -1;
-  for (guint i = 0; i < gst_sdp_media_formats_len (media); i++) {
-    guint pt = (guint)atoi (gst_sdp_media_get_format (media, i));
-    GstCaps *c = gst_sdp_media_get_caps_from_media (media, (gint)pt);
-    if (!c)
-      continue;
-    GstStructure *st = gst_caps_get_structure (c, 0);
-    const char *enc = gst_structure_get_string (st, "encoding-name");
-    int score = -1;
-    if (enc && g_ascii_strcasecmp (enc, encoding.c_str ()) == 0) {
-      if (encoding == "H264") {
-        const char *pm = gst_structure_get_string (st, "packetization-mode");
-        const char *prof = gst_structure_get_string (st, "profile");
-        const char *plid = gst_structure_get_string (st, "profile-level-id");
-        guint32 v = plid ? (guint32)strtoul (plid, nullptr, 16) : 0;
-        if (!prof && v) {
-          guint idc = v >> 16, flags = (v >> 8) & 0xff;
-          prof = idc == 0x42
-                     ? ((flags & 0x40) ? "constrained-baseline" : "baseline")
-                 : idc == 0x4d ? "main"
-                 : idc == 0x64 ? "high"
-                               : "other";
-          gst_structure_set (st, "profile", G_TYPE_STRING, prof, nullptr);
-        }
-        if (pm && g_str_equal (pm, "1")) {
-          score = 1;
-          if (g_strcmp0 (prof, "constrained-baseline") == 0)
-            score = 3;
-          else if (g_strcmp0 (prof, "baseline") == 0)
-            score = 2;
-        }
-      } else {
-        score = 1;
-      }
-    }
-    if (score > best_score) {
-      best_score = score;
-      best = pt;
-      gst_caps_replace (caps, c);
-    }
-    gst_caps_unref (c);
-  }
-  if (best_score < 0) {
-    gst_caps_replace (caps, nullptr);
-    return 0;
-  }
-  GstCaps *w = gst_caps_make_writable (*caps);
-  GstStructure *st = gst_caps_get_structure (w, 0);
-  gst_structure_set_name (st, "application/x-rtp"); /* SDP says x-unknown */
-  gst_structure_set (st, "media", G_TYPE_STRING, "video", nullptr);
-  /* The offer's profile and level are the most it decodes, not what we
-   * send (a constrained-baseline stream is fine for a baseline decoder):
-   * webrtcbin compares the stream's caps with these field by field, and
-   * the stream names its own profile-level-id, which goes in the answer. */
-  gst_structure_remove_fields (st, "profile-level-id", "profile", nullptr);
-  *caps = w;
-  return best;
 }
 
 /* ------------------------------------------------------------------ */
@@ -432,7 +372,7 @@ peer_remove (WebOutput *w, const std::string &id, const char *why) noexcept
     gst_element_set_state (p->pipeline, GST_STATE_NULL);
     gst_object_unref (p->pipeline);
   }
-  p->wm->viewers--;
+  p->wm->viewers.fetch_sub (1, std::memory_order_relaxed); /* counter */
   if (p->held)
     mount_hold_encoder (p->wm->m, false);
 }
@@ -548,16 +488,8 @@ ice_state_cb (GstElement *webrtc, GParamSpec *, gpointer data) noexcept
   auto *r = static_cast<PeerRef *> (data);
   GstWebRTCICEConnectionState st;
   g_object_get (webrtc, "ice-connection-state", &st, nullptr);
-  if (st == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) {
+  if (st == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED)
     peer_fail_async (r, "ICE failed");
-  } else if (st == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED
-             || st == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED) {
-    std::string id = r->id;
-    post_weak (r->w, [id] (WebOutput *w) {
-      if (Peer *p = find_peer (w, id))
-        p->connected = true;
-    });
-  }
 }
 
 static void
@@ -565,8 +497,20 @@ conn_state_cb (GstElement *webrtc, GParamSpec *, gpointer data) noexcept
 {
   GstWebRTCPeerConnectionState st;
   g_object_get (webrtc, "connection-state", &st, nullptr);
-  if (st == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED)
-    peer_fail_async (static_cast<PeerRef *> (data), "DTLS or ICE failed");
+  auto *r = static_cast<PeerRef *> (data);
+  if (st == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    peer_fail_async (r, "DTLS or ICE failed");
+  } else if (st == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) {
+    /* ICE and DTLS done: from now on the browser talks (RTCP). */
+    std::string id = r->id;
+    post_weak (r->w, [id] (WebOutput *w) {
+      if (Peer *p = find_peer (w, id)) {
+        p->connected = true;
+        p->last_rx_us.store (g_get_monotonic_time (),
+                             std::memory_order_relaxed);
+      }
+    });
+  }
 }
 
 static void peer_send_answer (WebOutput *w, const std::string &id) noexcept;
@@ -616,7 +560,7 @@ peer_timer_cb (gpointer data) noexcept
     if (p && !p->connected) {
       std::string id = r->id;
       post (w, [id] (WebOutput *w) {
-        peer_remove (w, id, "ICE did not connect");
+        peer_remove (w, id, "ICE and DTLS did not connect");
       });
     }
   }
@@ -663,7 +607,7 @@ watchdog_cb (gpointer data) noexcept
   gint64 now = g_get_monotonic_time ();
   std::vector<std::string> silent;
   for (auto &[id, p] : w->peers)
-    if (!p->msg
+    if (p->connected
         && now - p->last_rx_us.load (std::memory_order_relaxed) > kSilentUs)
       silent.push_back (id);
   for (auto &id : silent)
@@ -937,7 +881,13 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
     return;
   }
   GstCaps *prefs = nullptr;
-  guint pt = pick_payload (video, wm->encoding, &prefs);
+  std::string plid;
+  gchar *plid_c = nullptr;
+  guint pt = fanout_whep_pick_payload (video, wm->encoding.c_str (), &prefs,
+                                       &plid_c);
+  if (plid_c)
+    plid = plid_c;
+  g_free (plid_c);
   if (!pt) {
     gst_sdp_message_free (sdp);
     gchar *t = g_strdup_printf (
@@ -951,7 +901,7 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
     return;
   }
   std::string why;
-  if (!web_mount_ensure_pay (w, wm, &why)) {
+  if (!w->own_payloader && !web_mount_ensure_pay (w, wm, &why)) {
     gst_sdp_message_free (sdp);
     gst_caps_unref (prefs);
     reply_text (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
@@ -973,9 +923,16 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
   p->prefs = prefs;
   p->address = client_address (msg);
   std::string caps = "application/x-rtp,payload=(int)" + std::to_string (pt);
+  /* An offer without level-asymmetry-allowed=1 keeps its
+   * profile-level-id, and webrtcbin wants the stream to say the same. */
+  if (!plid.empty ()
+      && plid.find_first_not_of ("0123456789abcdefABCDEF") == std::string::npos)
+    caps += ",profile-level-id=(string)" + plid;
   std::string d = "fanoutsrc name=src start-position=latest-keyframe "
                   "channel=\""
-                  + wm->ring + "\" ! capssetter name=cs caps=\"" + caps
+                  + (w->own_payloader ? wm->m->ring : wm->ring) + "\" ! "
+                  + (w->own_payloader ? pay_desc (wm->encoding) + " ! " : "")
+                  + "capssetter name=cs caps=\"" + caps
                   + "\" webrtcbin name=webrtc bundle-policy=max-bundle";
   GError *err = nullptr;
   GstElement *pipe = gst_parse_launch (d.c_str (), &err);
@@ -991,7 +948,7 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
   g_object_set_data (G_OBJECT (pipe), "fanout-web", w);
   p->webrtc = gst_bin_get_by_name (GST_BIN (pipe), "webrtc");
   gst_object_unref (p->webrtc); /* the pipeline holds it */
-  wm->viewers++;
+  wm->viewers.fetch_add (1, std::memory_order_relaxed); /* counter */
   w->peers[p->id] = std::move (peer);
 
   GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src");
@@ -1103,7 +1060,13 @@ web_http_cb (SoupServer *, SoupServerMessage *msg, const char *path,
         host.clear (); /* not a host name: the page says HOST */
         break;
       }
-    std::string html = status_page_html (*w->s, w, host);
+    std::string html;
+    try {
+      html = status_page_html (*w->s, w, host);
+    } catch (...) {
+      reply_text (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+      return;
+    }
     soup_message_headers_replace (resp, "Cache-Control", "no-store");
     soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
     soup_server_message_set_response (msg, "text/html; charset=utf-8",
@@ -1211,6 +1174,8 @@ web_output_start (FanoutServer *fs) noexcept
   w->fs = fs;
   w->s = &s;
   w->self = std::make_shared<WebOutput *> (w);
+  w->own_payloader
+      = g_strcmp0 (g_getenv ("FANOUT_WHEP_OWN_PAYLOADER"), "1") == 0;
   for (auto &m : s.mounts) {
     auto wm = std::make_unique<WebMount> ();
     wm->m = m.get ();
@@ -1293,7 +1258,7 @@ web_output_n_viewers (WebOutput *w, const Mount *m) noexcept
     return 0;
   for (auto &wm : w->mounts)
     if (wm->m == m)
-      return wm->viewers;
+      return wm->viewers.load (std::memory_order_relaxed); /* counter */
   return 0;
 }
 

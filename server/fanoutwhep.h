@@ -15,6 +15,7 @@
  *   GET /                      status page with a player per mount
  *   GET /whep.js               its WHEP client (fanoutstatuspage.cpp)
  *   GET /PATH.ts               MPEG-TS over HTTP, chunked (fanouthttpout.cpp)
+ *   GET /PATH/index.m3u8       HLS, segments /PATH/segNNNNN.ts (same file)
  *
  * Every viewer reads the mount's one encode: WebRTC viewers share one RTP
  * payloading per mount (its own ring, "RING:webrtc"), each with its own
@@ -43,14 +44,14 @@ void web_output_stop (WebOutput *w) noexcept;
  * known now (server context). */
 void web_output_mount_ready (WebOutput *w, const Mount *m) noexcept;
 
-/* WebRTC viewers of @m now (status page, /stats). Main context. */
+/* WebRTC viewers of @m now (status page, /stats). Any thread. */
 guint web_output_n_viewers (WebOutput *w, const Mount *m) noexcept;
-/* HTTP (MPEG-TS) viewers of @m now. Main context. */
+/* HTTP (MPEG-TS) viewers of @m now. Any thread. */
 guint web_output_n_http_viewers (WebOutput *w, const Mount *m) noexcept;
 
 /* Adds @m's WebRTC/HTTP members to the /stats mount object being built:
  * webrtc_viewers, webrtc_bytes (RTP bytes of the shared payloading),
- * http_viewers. Main context. */
+ * http_viewers. Any thread (the counts are atomic). */
 void web_output_add_stats (WebOutput *w, const Mount *m,
                            JsonBuilder *b) noexcept;
 

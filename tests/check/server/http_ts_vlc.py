@@ -5,8 +5,10 @@
 #     H.264 frames in each one's recording;
 #  2. Debian's VLC, run as an unprivileged user (nobody), records >= 100
 #     frames from http://127.0.0.1:8080/live.ts;
-#  3. a viewer that goes is counted out; a mount whose codec MPEG-TS does
-#     not carry here (mjpeg) is a clear 406.
+#  3. HLS (/live/index.m3u8): the playlist's segments are served, and VLC
+#     as nobody records >= 100 frames from the playlist;
+#  4. a viewer that goes is counted out; a mount whose codec MPEG-TS does
+#     not carry here (mjpeg) is a clear 406 (.ts and HLS).
 # Exit 77 (skipped) with one line saying why when it cannot run here.
 import os
 import shutil
@@ -95,13 +97,43 @@ def main():
             print(open(vlc_log, errors='replace').read()[-2000:])
         assert codec == 'h264' and n >= FRAMES, (codec, n)
 
-        # 3. Viewers that went are counted out; mjpeg is refused.
+        # 3. HLS: the playlist names segments that are served, and VLC
+        #    (as nobody) records >= 100 frames from it.
+        st, pl, hdrs = srv.http('GET', '/live/index.m3u8')
+        assert st == 200 and pl.startswith('#EXTM3U'), (st, pl)
+        assert hdrs['Content-Type'] == 'application/vnd.apple.mpegurl', hdrs
+        segs = [l for l in pl.splitlines() if l.endswith('.ts')]
+        assert segs, pl
+        seg = os.path.join(tmp, 'seg.ts')
+        urllib.request.urlretrieve(srv.base + '/live/' + segs[-1], seg)
+        codec, n = frames_in(seg)
+        print('HLS segment', segs[-1], codec, n, 'frames', flush=True)
+        assert codec == 'h264' and n > 0, (codec, n)
+        rec = os.path.join(tmp, 'vlc-hls.ts')
+        with open(vlc_log, 'wb') as lf:
+            r = subprocess.run(
+                ['runuser', '-u', 'nobody', '--', 'cvlc', '-q',
+                 '--intf', 'dummy', srv.base + '/live/index.m3u8', '--sout',
+                 '#std{access=file,mux=ts,dst=%s}' % rec,
+                 '--run-time', '10', 'vlc://quit'],
+                stdout=lf, stderr=subprocess.STDOUT, timeout=60,
+                env=dict(os.environ, HOME=tmp))
+        codec, n = frames_in(rec) if os.path.exists(rec) else ('', 0)
+        print('VLC on HLS (as nobody): exit', r.returncode, codec, n,
+              'frames', flush=True)
+        if n < FRAMES:
+            print(open(vlc_log, errors='replace').read()[-2000:])
+        assert codec == 'h264' and n >= FRAMES, (codec, n)
+        assert srv.http('GET', '/live/seg99999.ts')[0] == 404
+
+        # 4. Viewers that went are counted out; mjpeg is refused.
         end = time.monotonic() + 20
         while srv.mount()['http_viewers'] != 0:
             assert time.monotonic() < end, srv.mount()
             time.sleep(0.5)
-        st, body, _ = srv.http('GET', '/mjpeg.ts')
-        assert st == 406 and 'codec=h264' in body, (st, body)
+        for path in ('/mjpeg.ts', '/mjpeg/index.m3u8'):
+            st, body, _ = srv.http('GET', path)
+            assert st == 406 and 'codec=h264' in body, (path, st, body)
         print('PASS')
     finally:
         srv.stop()

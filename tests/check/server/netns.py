@@ -28,7 +28,8 @@ def enter(name, script):
     env = dict(os.environ, FANOUT_IN_NETNS='1')
     try:
         r = subprocess.run(['unshare', '--net', '--', sys.executable,
-                            os.path.abspath(script)], env=env)
+                            os.path.abspath(script)] + sys.argv[1:],
+                           env=env)
     except OSError as e:
         skip(name, 'cannot run unshare: %s' % e)
     sys.exit(r.returncode)

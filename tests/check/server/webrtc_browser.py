@@ -10,7 +10,9 @@
 #     (its browser killed: no DELETE, no BYE) is removed by the server,
 #     while the 8 keep decoding;
 #  3. a screenshot of a status page shows moving video (not blank);
-#  4. DELETE of a session ends it.
+#  4. DELETE of a session ends it; its answer's UDP candidates are in the
+#     --webrtc-ports range;
+#  5. with --user, the browser outputs ask for the RTSP users (not /metrics).
 # Exit 77 (skipped) with one line saying why when it cannot run here.
 import json
 import os
@@ -165,6 +167,10 @@ def main():
         assert stat == 201, (stat, body)
         loc = hdrs['Location']
         assert loc.startswith('/live/whep/'), loc
+        # --webrtc-ports 40000-40400: the answer's UDP candidates use it.
+        ports = [int(l.split()[5]) for l in body.splitlines()
+                 if l.startswith('a=candidate:') and ' UDP ' in l.upper()]
+        assert ports and all(40000 <= p <= 40400 for p in ports), body
         assert http('DELETE', loc)[0] == 200
         assert http('DELETE', loc)[0] == 404
         log('DELETE ok')
