@@ -246,6 +246,59 @@ GST_START_TEST (test_launch_source_fails)
 
 GST_END_TEST;
 
+/* The status code of an HTTP request (@method @path, @body as
+ * application/sdp when not NULL) to 127.0.0.1:@port. */
+static guint
+http_status (guint port, const gchar *method, const gchar *path,
+             const gchar *body)
+{
+  GSocketClient *client = g_socket_client_new ();
+  GSocketConnection *conn
+      = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, NULL);
+  gchar *req, buf[256];
+  gssize n;
+  guint code = 0;
+
+  fail_unless (conn != NULL);
+  req = g_strdup_printf ("%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s"
+                         "Content-Length: %u\r\n\r\n%s",
+                         method, path,
+                         body ? "Content-Type: application/sdp\r\n" : "",
+                         body ? (guint)strlen (body) : 0u, body ? body : "");
+  fail_unless (g_output_stream_write_all (
+      g_io_stream_get_output_stream (G_IO_STREAM (conn)), req, strlen (req),
+      NULL, NULL, NULL));
+  n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)),
+                           buf, sizeof buf - 1, NULL, NULL);
+  if (n > 0) {
+    buf[n] = '\0';
+    sscanf (buf, "HTTP/1.%*d %u", &code);
+  }
+  g_free (req);
+  g_object_unref (conn);
+  g_object_unref (client);
+  return code;
+}
+
+/* The HTTP outputs of a mount whose source is not up: 503 too (WHEP offer,
+ * MPEG-TS), while the other mount's MPEG-TS output answers. */
+GST_START_TEST (test_http_outputs_wait)
+{
+  TestServer *ts = test_server_start (
+      A ("--http-port", "0", "--source", "cam=v4l2:/dev/video97", "--mount",
+         "/cam=cam", "--source", "t=test:320x240@15", "--mount", "/live=t"));
+  guint hp = fanout_server_get_http_port (ts->server);
+
+  fail_unless (hp != 0);
+  fail_unless_equals_int (http_status (hp, "GET", "/cam.ts", NULL), 503);
+  fail_unless_equals_int (http_status (hp, "POST", "/cam/whep", "v=0\r\n"),
+                          503);
+  fail_unless_equals_int (http_status (hp, "GET", "/live.ts", NULL), 200);
+  test_server_stop (ts);
+}
+
+GST_END_TEST;
+
 /* What a restart cannot fix still fails the start: an element that does
  * not exist in a launch source, a device that is no camera. */
 GST_START_TEST (test_unfixable_still_fails)
@@ -421,6 +474,7 @@ server_sources_suite (void)
   tcase_add_test (tc, test_relay_origin_comes_up);
   tcase_add_test (tc, test_launch_source_fails);
   tcase_add_test (tc, test_unfixable_still_fails);
+  tcase_add_test (tc, test_http_outputs_wait);
   tcase_add_test (tc, test_sighup_reload);
   tcase_add_test (tc, test_device_appears);
   return s;
