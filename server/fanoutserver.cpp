@@ -2044,7 +2044,7 @@ sender_join_cb (gpointer data, double secs) noexcept
 
 /* Builds what the mount serves from what its source carries (it is up):
  * codec, encoder, isolated delivery, then the factory's launch line, which
- * makes the mount serve (fanout_media_factory_create_element). */
+ * makes the mount serve (fanout_media_factory_construct). */
 static bool
 mount_complete (Mount &m, GError **error)
 {
