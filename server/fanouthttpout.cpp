@@ -543,6 +543,11 @@ http_out_handle (HttpOut *h, SoupServerMessage *msg, const char *path) noexcept
     reply (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "GET only");
     return true;
   }
+  if (!mount_serving (m)) {
+    reply (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+           "the source of this mount is not up yet: try again later");
+    return true;
+  }
   if (m->codec != Codec::H264) {
     reply (msg, SOUP_STATUS_NOT_ACCEPTABLE,
            std::string ("mount ") + mpath + " is " + codec_name (m->codec)

@@ -315,14 +315,8 @@ source_head (Source &s, std::string *head, GError **error) noexcept
                    s.cfg.name.c_str ());
       return false;
     }
-    if (!g_file_test (s.device.c_str (), G_FILE_TEST_EXISTS)) {
-      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
-                   "camera %s for source %s does not exist: plug it in, or "
-                   "pick one from fanout-rtsp-server --list-devices",
-                   s.device.c_str (), s.cfg.name.c_str ());
-      return false;
-    }
-    /* Completed in probe_v4l2 () once the camera's formats are known. */
+    /* Completed in source_prepare () once the camera is there and its
+     * formats are known: a camera not plugged in yet is waited for. */
     *head = "v4l2src device=" + quote (s.device);
     return true;
   }
@@ -421,6 +415,30 @@ probe_v4l2 (Source &s, std::string *head, GError **error) noexcept
     *head += " ! image/jpeg ! jpegparse";
   else
     *head += " ! videoconvert";
+  return true;
+}
+
+/* Completes the source's pipeline once: a camera must be there (else a
+ * SOURCE error: waited for) and is probed (a device that cannot be opened
+ * is a MISSING error). */
+static bool
+source_prepare (Source &s, GError **error) noexcept
+{
+  if (s.prepared)
+    return true;
+  if (s.v4l2) {
+    if (!g_file_test (s.device.c_str (), G_FILE_TEST_EXISTS)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
+                   "camera %s for source %s does not exist: plug it in, or "
+                   "pick one from fanout-rtsp-server --list-devices",
+                   s.device.c_str (), s.cfg.name.c_str ());
+      return false;
+    }
+    if (!probe_v4l2 (s, &s.runner.desc, error))
+      return false;
+  }
+  s.runner.desc += " ! " + writer_desc (s.channel, s.capacity);
+  s.prepared = true;
   return true;
 }
 
@@ -596,6 +614,52 @@ runner_stop (Runner &r) noexcept
 }
 
 static void encoder_restarted (Mount *m) noexcept;
+static gboolean runner_retry_cb (gpointer data) noexcept;
+
+/* Arms the next attempt after the backoff (unless one is armed) and
+ * doubles the backoff. */
+static void
+runner_schedule_retry (Runner &r) noexcept
+{
+  if (!r.retry_source) {
+    r.retry_source = g_timeout_source_new (r.backoff_ms);
+    g_source_set_callback (r.retry_source, runner_retry_cb, &r, nullptr);
+    g_source_attach (r.retry_source, r.server->context);
+  }
+  r.backoff_ms = MIN (r.backoff_ms * 2, kBackoffMaxMs);
+}
+
+/* Logs why the runner is down and when it tries again. A source that has
+ * never been up says so in one line (its mounts answer 503 until it is up);
+ * retries that fail the same way, or fail on the bus once that line is out,
+ * go to the debug log (@from_bus: the pipeline posted the error). */
+static void
+runner_log_down (Runner &r, const char *why, bool from_bus) noexcept
+{
+  Source *src = r.source;
+  if (src && !src->up) {
+    if (src->down_why == why || (from_bus && !src->down_why.empty ())) {
+      GST_INFO ("%s: %s; retrying in %.1f s", r.label.c_str (), why,
+                r.backoff_ms / 1000.0);
+      return;
+    }
+    src->down_why = why;
+    /* Our own messages name the source already. */
+    std::string named = "for " + r.label;
+    std::string head = g_str_has_prefix (why, r.label.c_str ())
+                               || strstr (why, named.c_str ())
+                           ? std::string ()
+                           : r.label + " (" + redact (src->cfg.spec) + "): ";
+    log_line (r.server,
+              "%s%s; not available: retrying in %.1f s (then up to every "
+              "%u s), its mounts answer 503 until it is up",
+              head.c_str (), redact (why).c_str (), r.backoff_ms / 1000.0,
+              kBackoffMaxMs / 1000);
+    return;
+  }
+  log_line (r.server, "%s: %s; retrying in %.1f s", r.label.c_str (),
+            redact (why).c_str (), r.backoff_ms / 1000.0);
+}
 
 static gboolean
 runner_retry_cb (gpointer data) noexcept
@@ -605,12 +669,29 @@ runner_retry_cb (gpointer data) noexcept
   r->retry_source = nullptr;
   GError *err = nullptr;
   r->restarts++;
-  log_line (r->server, "%s: restarting (attempt %u)", r->label.c_str (),
-            r->restarts);
-  if (!runner_start (*r, &err)) {
-    log_line (r->server, "%s: %s", r->label.c_str (),
-              redact (err->message).c_str ());
+  if (r->source && !r->source->up)
+    GST_INFO ("%s: attempt %u", r->label.c_str (), r->restarts);
+  else
+    log_line (r->server, "%s: restarting (attempt %u)", r->label.c_str (),
+              r->restarts);
+  bool was_prepared = r->source && r->source->prepared;
+  if (r->source && !source_prepare (*r->source, &err)) {
+    runner_log_down (*r, err->message, false);
     g_error_free (err);
+    runner_schedule_retry (*r);
+    return G_SOURCE_REMOVE;
+  }
+  if (r->source && !was_prepared && !r->source->down_why.empty ()) {
+    /* The camera is there now: a failure from here on is news. */
+    log_line (r->server, "%s: %s is there now, starting", r->label.c_str (),
+              r->source->device.c_str ());
+    r->source->down_why.clear ();
+  }
+  if (!runner_start (*r, &err)) {
+    runner_log_down (*r, err->message, false);
+    g_error_free (err);
+    runner_schedule_retry (*r);
+    return G_SOURCE_REMOVE;
   }
   if (r->mount)
     encoder_restarted (r->mount);
@@ -628,8 +709,7 @@ runner_fail (Runner &r, const char *why) noexcept
   if (r.got_buffer.load (std::memory_order_acquire)
       && ran > 10 * G_TIME_SPAN_SECOND)
     r.backoff_ms = kBackoffMinMs;
-  log_line (r.server, "%s: %s; retrying in %.1f s", r.label.c_str (),
-            redact (why).c_str (), r.backoff_ms / 1000.0);
+  runner_log_down (r, why, true);
   GstElement *ring = gst_bin_get_by_name (GST_BIN (r.pipeline), "ring");
   if (ring) {
     GstPad *pad = gst_element_get_static_pad (ring, "sink");
@@ -641,12 +721,7 @@ runner_fail (Runner &r, const char *why) noexcept
   r.retry_source = nullptr;
   runner_stop (r);
   r.retry_source = keep_retry;
-  if (!r.retry_source) {
-    r.retry_source = g_timeout_source_new (r.backoff_ms);
-    g_source_set_callback (r.retry_source, runner_retry_cb, &r, nullptr);
-    g_source_attach (r.retry_source, r.server->context);
-  }
-  r.backoff_ms = MIN (r.backoff_ms * 2, kBackoffMaxMs);
+  runner_schedule_retry (r);
 }
 
 static gboolean
@@ -709,12 +784,15 @@ source_start_and_wait (Source &s, GError **error) noexcept
       GST_DEBUG ("%s: %s (%s)", s.runner.label.c_str (),
                  err ? err->message : "?", dbg ? dbg : "");
       const char *fix = "check the source spec";
-      if (g_str_has_prefix (s.cfg.spec.c_str (), "rtsp"))
-        fix = "start that server first or fix the address";
-      else if (err && err->domain == GST_CORE_ERROR
-               && err->code == GST_CORE_ERROR_MISSING_PLUGIN)
+      /* A missing plugin is fixed by installing it, not by retrying. */
+      int code = FANOUT_SERVER_ERROR_SOURCE;
+      if (err && err->domain == GST_CORE_ERROR
+          && err->code == GST_CORE_ERROR_MISSING_PLUGIN) {
         fix = "install the missing plugin";
-      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
+        code = FANOUT_SERVER_ERROR_MISSING;
+      } else if (g_str_has_prefix (s.cfg.spec.c_str (), "rtsp"))
+        fix = "start that server first or fix the address";
+      g_set_error (error, FANOUT_SERVER_ERROR, code,
                    "source %s (%s) failed to start: %s: %s",
                    s.cfg.name.c_str (), redact (s.cfg.spec).c_str (),
                    redact (err ? err->message : "unknown error").c_str (), fix);
@@ -1826,9 +1904,16 @@ session_removed_cb (GstRTSPSessionPool *, GstRTSPSession *session,
   auto *s = static_cast<Server *> (data);
   std::string id = session_id (session);
   sessions_end (s, id, nullptr, in_cleanup ? "timed out on" : "ended on");
-  for (auto &m : s->mounts)
-    if (m->sender)
-      m->sender->remove_session (session);
+  for (auto &m : s->mounts) {
+    std::shared_ptr<Sender> sender;
+    {
+      /* a mount completed late sets it under the lock (mount_complete) */
+      std::lock_guard<std::mutex> g (m->lock);
+      sender = m->sender;
+    }
+    if (sender)
+      sender->remove_session (session);
+  }
   std::lock_guard<std::mutex> g (s->lock);
   s->owners.erase (id);
 }
@@ -2064,11 +2149,31 @@ fanout_media_factory_finalize (GObject *object) noexcept
   G_OBJECT_CLASS (fanout_media_factory_parent_class)->finalize (object);
 }
 
+/* No launch line yet: the mount's source is not up. No media makes
+ * gst-rtsp-server answer 503 Service Unavailable (the default would log a
+ * critical warning for the missing launch line and answer 400). */
+static GstRTSPMedia *
+fanout_media_factory_construct (GstRTSPMediaFactory *factory,
+                                const GstRTSPUrl *url) noexcept
+{
+  gchar *launch = gst_rtsp_media_factory_get_launch (factory);
+  if (!launch) {
+    GST_DEBUG ("mount %s: source not up yet",
+               FANOUT_MEDIA_FACTORY (factory)->path);
+    return nullptr;
+  }
+  g_free (launch);
+  return GST_RTSP_MEDIA_FACTORY_CLASS (fanout_media_factory_parent_class)
+      ->construct (factory, url);
+}
+
 static void
 fanout_media_factory_class_init (FanoutMediaFactoryClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = fanout_media_factory_finalize;
   GST_RTSP_MEDIA_FACTORY_CLASS (klass)->gen_key = fanout_media_factory_gen_key;
+  GST_RTSP_MEDIA_FACTORY_CLASS (klass)->construct
+      = fanout_media_factory_construct;
 }
 
 static void
@@ -2098,6 +2203,22 @@ using namespace gstfanout;
 /* ------------------------------------------------------------------ */
 /* C API                                                               */
 
+/* No source: the test source; no mount: one per source. */
+static void
+config_defaults (FanoutServerConfig &c)
+{
+  if (c.sources.empty ())
+    c.sources.push_back (SourceConfig{ "cam", "test" });
+  if (c.mounts.empty ()) {
+    for (auto &src : c.sources) {
+      MountConfig m;
+      m.path = c.sources.size () == 1 ? "/live" : "/" + src.name;
+      m.source = src.name;
+      c.mounts.push_back (m);
+    }
+  }
+}
+
 FanoutServer *
 fanout_server_new (const FanoutServerConfig *config, GError **error)
 {
@@ -2123,16 +2244,7 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
                    e);
       return nullptr;
     }
-  if (c.sources.empty ())
-    c.sources.push_back (SourceConfig{ "cam", "test" });
-  if (c.mounts.empty ()) {
-    for (auto &src : c.sources) {
-      MountConfig m;
-      m.path = c.sources.size () == 1 ? "/live" : "/" + src.name;
-      m.source = src.name;
-      c.mounts.push_back (m);
-    }
-  }
+  config_defaults (c);
   if (!c.tls_cert.empty () || !c.tls_key.empty ()) {
     GError *err = nullptr;
     if (c.tls_cert.empty () || c.tls_key.empty ()) {
@@ -2158,6 +2270,7 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
     src->cfg = sc;
     src->channel = sc.name;
     src->runner.server = &s;
+    src->runner.source = src.get ();
     src->runner.label = "source " + sc.name;
     std::string head;
     if (!source_head (*src, &head, error))
@@ -2221,8 +2334,11 @@ sender_join_cb (gpointer data, double secs) noexcept
   record_join (m, secs);
 }
 
+/* Builds what the mount serves from what its source carries (it is up):
+ * codec, encoder, isolated delivery, then the factory's launch line, which
+ * makes the mount serve (fanout_media_factory_construct). */
 static bool
-setup_mount (Server &s, Mount &m, GError **error)
+mount_complete (Mount &m, GError **error)
 {
   GstCaps *caps = m.source->runner.get_caps ();
   const GstStructure *st = caps && gst_caps_get_size (caps) > 0
@@ -2319,17 +2435,31 @@ setup_mount (Server &s, Mount &m, GError **error)
     guint cap = m.encoder.desc.empty () ? m.source->capacity
                                         : mount_ring_capacity (m, src_fps);
     std::string why;
-    m.sender = Sender::create (m.cfg.path, cap, sender_join_cb, &m, &why);
-    if (!m.sender) {
+    auto sender = Sender::create (m.cfg.path, cap, sender_join_cb, &m, &why);
+    if (!sender) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                    "mount %s: cannot start isolated delivery (%s): use "
                    "mode=shared",
                    m.cfg.path.c_str (), why.c_str ());
       return false;
     }
+    /* Under the mount's lock: a mount whose source came up late is
+     * completed while session_removed_cb may run on a client thread. */
+    std::lock_guard<std::mutex> g (m.lock);
+    m.sender = std::move (sender);
   }
+  /* Last: the fields above are written before a client thread can build a
+   * media (the factory's lock orders them). */
+  gst_rtsp_media_factory_set_launch (m.factory, m.media_launch.c_str ());
+  return true;
+}
+
+/* Mounts the mount's factory. It has no launch line until mount_complete:
+ * until then a client is answered 503 Service Unavailable. */
+static bool
+mount_register (Server &s, Mount &m, GError **error)
+{
   GstRTSPMediaFactory *f = fanout_media_factory_new (m.cfg.path);
-  gst_rtsp_media_factory_set_launch (f, m.media_launch.c_str ());
   gst_rtsp_media_factory_set_shared (f, TRUE);
   guint protocols = m.cfg.transports
                         ? m.cfg.transports
@@ -2411,6 +2541,107 @@ http_finished_cb (SoupServer *, SoupServerMessage *msg, gpointer data) noexcept
   g_free (user);
 }
 
+/* DESCRIBE or SETUP of a mount whose source is not up: 503 Service
+ * Unavailable (gst-rtsp-server would answer 400 for a media it cannot
+ * make). Client threads: the factory's launch line, set under its lock
+ * once the mount is complete, says whether it serves. */
+static GstRTSPStatusCode
+mount_unavailable_cb (GstRTSPClient *, GstRTSPContext *ctx,
+                      gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  Mount *m = ctx->uri ? find_mount (s, ctx->uri->abspath) : nullptr;
+  /* an unmounted one is gst-rtsp-server's 404 */
+  if (!m || !m->factory || !m->mounted.load (std::memory_order_relaxed))
+    return GST_RTSP_STS_OK;
+  if (mount_serving (m))
+    return GST_RTSP_STS_OK;
+  GST_DEBUG ("mount %s: source not up, 503", m->cfg.path.c_str ());
+  return GST_RTSP_STS_SERVICE_UNAVAILABLE;
+}
+
+static void
+unavailable_client_cb (GstRTSPServer *, GstRTSPClient *client,
+                       gpointer data) noexcept
+{
+  g_signal_connect (client, "pre-describe-request",
+                    G_CALLBACK (mount_unavailable_cb), data);
+  g_signal_connect (client, "pre-setup-request",
+                    G_CALLBACK (mount_unavailable_cb), data);
+}
+
+static void
+log_mount (const Mount &m) noexcept
+{
+  if (m.source->up)
+    log_line (m.encoder.server, "mount %s: source %s (%s), %s, %s",
+              m.cfg.path.c_str (), m.source->cfg.name.c_str (),
+              redact (m.source->cfg.spec).c_str (), codec_name (m.codec),
+              m.mode == Mode::Shared ? "shared" : "isolated");
+  else
+    log_line (m.encoder.server,
+              "mount %s: source %s (%s) not up yet: 503 until it is",
+              m.cfg.path.c_str (), m.source->cfg.name.c_str (),
+              redact (m.source->cfg.spec).c_str ());
+}
+
+bool
+gstfanout::mount_serving (Mount *m) noexcept
+{
+  if (!m->factory)
+    return false;
+  gchar *launch = gst_rtsp_media_factory_get_launch (m->factory);
+  bool serving = launch != nullptr;
+  g_free (launch);
+  return serving;
+}
+
+/* A source that was not up delivered its first frame: its mounts serve. */
+static void
+source_came_up (Server &s, Source &src) noexcept
+{
+  src.up = true;
+  src.down_why.clear ();
+  src.runner.backoff_ms = kBackoffMinMs;
+  log_line (&s, "source %s (%s) is up (attempt %u)", src.cfg.name.c_str (),
+            redact (src.cfg.spec).c_str (), src.runner.restarts + 1);
+  for (auto &m : s.mounts) {
+    if (m->source != &src)
+      continue;
+    GError *err = nullptr;
+    if (mount_complete (*m, &err)) {
+      web_output_mount_ready (s.web, m.get ());
+      log_mount (*m);
+      continue;
+    }
+    log_line (&s, "%s; mount %s stays unavailable (503)", err->message,
+              m->cfg.path.c_str ());
+    g_error_free (err);
+  }
+}
+
+static gboolean
+pending_poll_cb (gpointer data) noexcept
+{
+  auto *s = static_cast<Server *> (data);
+  bool waiting = false;
+  for (auto &src : s->sources) {
+    if (src->up)
+      continue;
+    /* acquire: pairs with writer_probe's release (the caps). */
+    if (src->runner.pipeline
+        && src->runner.got_buffer.load (std::memory_order_acquire))
+      source_came_up (*s, *src);
+    else
+      waiting = true;
+  }
+  if (waiting)
+    return G_SOURCE_CONTINUE;
+  g_source_unref (s->pending_source);
+  s->pending_source = nullptr;
+  return G_SOURCE_REMOVE;
+}
+
 gboolean
 fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
 {
@@ -2484,16 +2715,30 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
                                    : "the --user users, Basic");
   }
 
-  /* 2. Sources, each captured once; wait for their first frame. */
+  /* 2. Sources, each captured once; wait for their first frame. One that
+   * is not available (camera not plugged in, relayed server not up, a
+   * pipeline failing) is retried with the backoff while the others serve;
+   * what no retry fixes (no such element or plugin, a device that is not
+   * a camera) stops the server. */
   for (auto &src : s.sources) {
-    if (src->v4l2 && !probe_v4l2 (*src, &src->runner.desc, error)) {
+    if (source_prepare (*src, &err) && source_start_and_wait (*src, &err)) {
+      src->up = true;
+      continue;
+    }
+    if (!g_error_matches (err, FANOUT_SERVER_ERROR,
+                          FANOUT_SERVER_ERROR_SOURCE)) {
+      g_propagate_error (error, err);
       fanout_server_stop (fs);
       return FALSE;
     }
-    src->runner.desc += " ! " + writer_desc (src->channel, src->capacity);
-    if (!source_start_and_wait (*src, error)) {
-      fanout_server_stop (fs);
-      return FALSE;
+    runner_stop (src->runner);
+    runner_log_down (src->runner, err->message, false);
+    g_clear_error (&err);
+    runner_schedule_retry (src->runner);
+    if (!s.pending_source) {
+      s.pending_source = g_timeout_source_new (kPendingPollMs);
+      g_source_set_callback (s.pending_source, pending_poll_cb, &s, nullptr);
+      g_source_attach (s.pending_source, s.context);
     }
   }
 
@@ -2538,7 +2783,8 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
     g_object_unref (auth);
   }
   for (auto &m : s.mounts)
-    if (!setup_mount (s, *m, error)) {
+    if (!mount_register (s, *m, error)
+        || (m->source->up && !mount_complete (*m, error))) {
       fanout_server_stop (fs);
       return FALSE;
     }
@@ -2546,6 +2792,8 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   /* 4. Accept clients. */
   g_signal_connect (s.rtsp, "client-connected",
                     G_CALLBACK (client_connected_cb), &s);
+  g_signal_connect (s.rtsp, "client-connected",
+                    G_CALLBACK (unavailable_client_cb), &s);
   GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool (s.rtsp);
   g_signal_connect (pool, "session-removed", G_CALLBACK (session_removed_cb),
                     &s);
@@ -2564,11 +2812,78 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
   if (s.http)
     s.web = web_output_start (fs); /* WHEP, status page, HTTP outputs */
   for (auto &m : s.mounts)
-    log_line (&s, "mount %s: source %s (%s), %s, %s", m->cfg.path.c_str (),
-              m->source->cfg.name.c_str (),
-              redact (m->source->cfg.spec).c_str (), codec_name (m->codec),
-              m->mode == Mode::Shared ? "shared" : "isolated");
+    log_mount (*m);
   return TRUE;
+}
+
+static std::string
+join_names (const std::vector<std::string> &v)
+{
+  std::string r;
+  for (const auto &x : v)
+    r += (r.empty () ? "" : ", ") + x;
+  return r;
+}
+
+void
+fanout_server_reload (FanoutServer *fs, const FanoutServerConfig *config)
+{
+  Server &s = fs->s;
+  if (!s.rtsp)
+    return;
+  FanoutServerConfig c = *config;
+  config_defaults (c);
+  std::vector<std::string> removed, remounted, not_live;
+  if (c.sources != s.cfg.sources)
+    not_live.push_back ("sources");
+  /* Everything but the sources and mounts: the server settings. */
+  FanoutServerConfig settings = c;
+  settings.sources = s.cfg.sources;
+  settings.mounts = s.cfg.mounts;
+  if (!(settings == s.cfg))
+    not_live.push_back ("server settings");
+  GstRTSPMountPoints *mp = gst_rtsp_server_get_mount_points (s.rtsp);
+  for (auto &m : s.mounts) {
+    const MountConfig *nc = nullptr;
+    for (const auto &x : c.mounts)
+      if (x.path == m->cfg.path)
+        nc = &x;
+    if (!nc) {
+      if (m->mounted.load (std::memory_order_relaxed) && m->factory) {
+        gst_rtsp_mount_points_remove_factory (mp, m->cfg.path.c_str ());
+        m->mounted.store (false, std::memory_order_relaxed);
+        removed.push_back (m->cfg.path);
+      }
+    } else if (!(*nc == m->cfg)) {
+      not_live.push_back ("changed " + m->cfg.path);
+    } else if (!m->mounted.load (std::memory_order_relaxed) && m->factory) {
+      gst_rtsp_mount_points_add_factory (
+          mp, m->cfg.path.c_str (),
+          GST_RTSP_MEDIA_FACTORY (g_object_ref (m->factory)));
+      m->mounted.store (true, std::memory_order_relaxed);
+      remounted.push_back (m->cfg.path);
+    }
+  }
+  g_object_unref (mp);
+  for (const auto &x : c.mounts) {
+    bool known = false;
+    for (auto &m : s.mounts)
+      known = known || m->cfg.path == x.path;
+    if (!known)
+      not_live.push_back ("added " + x.path);
+  }
+  std::string line = "reload:";
+  if (!removed.empty ())
+    line += " unmounted " + join_names (removed) + ";";
+  if (!remounted.empty ())
+    line += " mounted again " + join_names (remounted) + ";";
+  if (!not_live.empty ())
+    line += " not applied live, restart to apply: " + join_names (not_live)
+            + ";";
+  if (removed.empty () && remounted.empty () && not_live.empty ())
+    line += " no change;";
+  line.pop_back ();
+  log_line (&s, "%s", line.c_str ());
 }
 
 static GstRTSPFilterResult
@@ -2587,6 +2902,11 @@ void
 fanout_server_stop (FanoutServer *fs)
 {
   Server &s = fs->s;
+  if (s.pending_source) {
+    g_source_destroy (s.pending_source);
+    g_source_unref (s.pending_source);
+    s.pending_source = nullptr;
+  }
   web_output_stop (std::exchange (s.web, nullptr));
   if (s.http) {
     g_signal_handlers_disconnect_by_data (s.http, &s);

@@ -65,16 +65,28 @@ void fanout_server_config_set_quiet (FanoutServerConfig *config,
 /* Prints the cameras GstDeviceMonitor finds to stdout. */
 void fanout_server_list_devices (void);
 
-/* Checks the configuration (fills in defaults, checks that every element,
- * codec and device exists) and creates a stopped server. */
+/* Checks the configuration (fills in defaults, checks that every element
+ * and codec exists) and creates a stopped server. */
 FanoutServer *fanout_server_new (const FanoutServerConfig *config,
                                  GError **error);
 /* Binds the RTSP (and HTTP) ports, starts every source and waits until each
- * delivers its first buffer, then mounts. On failure everything started is
- * stopped again. Sources, clients and HTTP run on @context (NULL: the
- * global default context), which the caller iterates. */
+ * delivers its first buffer, then mounts. A source that is not available
+ * (a camera not plugged in, a relayed server not up, a pipeline failing at
+ * start) does not fail the start: it is retried with backoff and its mounts
+ * answer 503 until it is up. On failure (what a retry cannot fix: ports,
+ * config, missing elements) everything started is stopped again. Sources,
+ * clients and HTTP run on @context (NULL: the global default context), which
+ * the caller iterates. */
 gboolean fanout_server_start (FanoutServer *server, GMainContext *context,
                               GError **error);
+/* Applies a re-read configuration (SIGHUP) on the server's context: mounts
+ * it no longer names are unmounted (new clients get 404, clients playing
+ * them keep playing until they leave), unmounted ones it names again are
+ * mounted again. What cannot change live (an added or changed mount,
+ * sources, server settings) is named in the one log line the reload
+ * writes, and the server keeps running as it was. */
+void fanout_server_reload (FanoutServer *server,
+                           const FanoutServerConfig *config);
 /* Ends every client session and stops every pipeline. Iterates @context
  * briefly so that teardown messages go out. Idempotent. */
 void fanout_server_stop (FanoutServer *server);

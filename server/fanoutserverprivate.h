@@ -44,6 +44,7 @@ bool pay_bin_register () noexcept;
 struct SourceConfig {
   std::string name;
   std::string spec;
+  bool operator== (const SourceConfig &) const = default;
 };
 
 struct MountConfig {
@@ -57,6 +58,7 @@ struct MountConfig {
   bool mode_set = false; /* else the server-wide --mode */
   guint transports = 0;  /* GstRTSPLowerTrans; 0: UDP + TCP */
   int max_clients = -1;  /* -1: the server-wide --max-clients */
+  bool operator== (const MountConfig &) const = default;
 };
 
 bool config_add_source (FanoutServerConfig *c, const char *arg,
@@ -93,6 +95,8 @@ struct _FanoutServerConfig {
   bool list_devices = false;
   bool quiet = false;
   guint webrtc_port_min = 0, webrtc_port_max = 0; /* 0: any (ICE) */
+  /* Every field: a reload compares the settings (fanout_server_reload). */
+  bool operator== (const _FanoutServerConfig &) const = default;
 };
 
 /* ---- Server internals (fanoutserver.cpp, fanoutstats.cpp) ---- */
@@ -110,6 +114,8 @@ static const gint64 kKeyUnitWaitUs = 500 * G_TIME_SPAN_MILLISECOND;
 /* fanout_server_stop waits at most this long for clients to close. */
 static const gint64 kStopClientsWaitUs = 1000 * G_TIME_SPAN_MILLISECOND;
 static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;
+/* How often sources not up yet are checked for their first frame. */
+static const guint kPendingPollMs = 100;
 static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
 /* Largest RTSP request body a client may send (gst-rtsp-server buffers a
  * body whole before handling it). Ours are SET/GET_PARAMETER keep-alives,
@@ -127,6 +133,7 @@ static const char *const kTokenUser = "fanout.user";
 
 struct Server;
 struct Mount;
+struct Source;
 struct WebOutput; /* fanoutwhep.h: WHEP, status page, HTTP outputs */
 
 /* ------------------------------------------------------------------ */
@@ -134,9 +141,10 @@ struct WebOutput; /* fanoutwhep.h: WHEP, status page, HTTP outputs */
 
 struct Runner {
   Server *server = nullptr;
-  Mount *mount = nullptr; /* the mount whose encoder this is, or none */
-  std::string label;      /* "source cam", "mount /live" */
-  std::string desc;       /* gst_parse_launch description */
+  Mount *mount = nullptr;   /* the mount whose encoder this is, or none */
+  Source *source = nullptr; /* the source this captures, or none */
+  std::string label;        /* "source cam", "mount /live" */
+  std::string desc;         /* gst_parse_launch description */
   /* Set and cleared on the server context, which reads it freely; other
    * threads (clients) take a reference under pipeline_lock. */
   GstElement *pipeline = nullptr;
@@ -187,6 +195,13 @@ struct Source {
   std::string device; /* v4l2 */
   bool v4l2 = false;
   guint capacity = 32; /* ring items (~1 s): raw video unless set otherwise */
+  /* Main context only. prepared: runner.desc is complete (a camera is
+   * probed once it is there); up: the source delivered its first frame and
+   * its mounts are set up. A source that is not up at start is retried
+   * with the runner's backoff; its mounts answer 503 until it is up. */
+  bool prepared = false;
+  bool up = false;
+  std::string down_why; /* the last reason logged while not up */
 };
 
 /* One live media of a mount: the probes' user data, owned by the media. */
@@ -221,6 +236,11 @@ struct Mount {
   std::string ring; /* channel the medias read */
   std::string media_launch;
   Runner encoder; /* empty desc for copy mounts */
+  /* In the mount points: a reload that drops the mount unmounts it (new
+   * clients get 404), one that names it again remounts. Written on the main
+   * context, read by client threads (mount_unavailable_cb): relaxed, it
+   * orders nothing (the mount points have their own lock). */
+  std::atomic<bool> mounted{ true };
   /* Isolated mounts: every client's own cursor on the payloaded frames.
    * Shared with the medias (MediaInfo), which may outlive the mount. */
   std::shared_ptr<Sender> sender;
@@ -306,6 +326,9 @@ struct Server {
   std::vector<std::unique_ptr<Source>> sources;
   std::vector<std::unique_ptr<Mount>> mounts;
   bool started = false;
+  /* Polls the sources not up yet for their first frame (main context),
+   * while there is one. */
+  GSource *pending_source = nullptr;
 
   /* Protects clients, sessions, owners and next_conn (taken before any
    * Mount::lock). */
@@ -340,6 +363,9 @@ std::string redact (const std::string &s);
 /* @s fit for one log line: control characters become '?', at most @max
  * bytes. */
 std::string log_safe (const char *s, gsize max = 200);
+/* The mount serves: its source was up and the mount is complete (its ring
+ * and codec are known). Until then viewers are answered 503. Any thread. */
+bool mount_serving (Mount *m) noexcept;
 
 /* Reads a numeric property of any integer type, 0 when absent. */
 guint64 get_uint_prop (gpointer obj, const char *name) noexcept;

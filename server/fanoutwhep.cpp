@@ -838,6 +838,11 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
                 "application/sdp");
     return;
   }
+  if (!mount_serving (wm->m)) {
+    reply_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                "the source of this mount is not up yet: try again later");
+    return;
+  }
   if (wm->encoding.empty ()) {
     gchar *t = g_strdup_printf (
         "mount %s is %s, which browsers do not decode over WebRTC: serve the "
@@ -1199,6 +1204,18 @@ web_output_start (FanoutServer *fs) noexcept
   g_source_set_callback (w->watchdog, watchdog_cb, w, nullptr);
   g_source_attach (w->watchdog, s.context);
   return w;
+}
+
+void
+web_output_mount_ready (WebOutput *w, const Mount *m) noexcept
+{
+  if (!w)
+    return;
+  for (auto &wm : w->mounts)
+    if (wm->m == m) {
+      wm->ring = m->ring + ":webrtc";
+      wm->encoding = browser_encoding (m->codec);
+    }
 }
 
 void

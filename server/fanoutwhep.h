@@ -40,6 +40,9 @@ namespace gstfanout
 WebOutput *web_output_start (FanoutServer *fs) noexcept;
 /* Ends every viewer and pipeline; nullptr is fine. Main context. */
 void web_output_stop (WebOutput *w) noexcept;
+/* @m's source came up late and @m is complete: its ring and codec are
+ * known now (server context). */
+void web_output_mount_ready (WebOutput *w, const Mount *m) noexcept;
 
 /* WebRTC viewers of @m now (status page, /stats). Any thread. */
 guint web_output_n_viewers (WebOutput *w, const Mount *m) noexcept;

@@ -15,6 +15,7 @@
  *       --mount /sd=cam,codec=mjpeg,size=640x360
  *   fanout-rtsp-server --version            # more examples: --help
  *
+ * SIGHUP re-reads the command line and --config (fanout_server_reload).
  * Exit status: 0 after SIGINT/SIGTERM, 2 on bad input (one line on stderr
  * naming the problem and the fix), 1 on an unexpected failure. */
 
@@ -38,6 +39,31 @@ static gboolean
 on_signal (gpointer data) noexcept
 {
   g_main_loop_quit (static_cast<GMainLoop *> (data));
+  return G_SOURCE_CONTINUE;
+}
+
+/* SIGHUP: re-reads the command line and its --config file and applies what
+ * can change live (fanout_server_reload); a config that does not parse is
+ * one log line, and the running configuration stays. */
+struct Reload {
+  FanoutServer *server;
+  gchar **args; /* the command line without the program name */
+};
+
+static gboolean
+on_sighup (gpointer data) noexcept
+{
+  auto *r = static_cast<Reload *> (data);
+  GError *err = nullptr;
+  FanoutServerConfig *config = fanout_server_config_new ();
+  if (fanout_server_config_parse_strv (config, r->args, &err))
+    fanout_server_reload (r->server, config);
+  else
+    g_printerr ("fanout-rtsp-server: reload: %s; keeping the running "
+                "configuration\n",
+                err ? err->message : "?");
+  g_clear_error (&err);
+  fanout_server_config_free (config);
   return G_SOURCE_CONTINUE;
 }
 
@@ -71,23 +97,29 @@ main (int argc, char **argv)
    * ASCII and such an argument is an "Invalid byte sequence". */
   setlocale (LC_ALL, "");
   GError *err = nullptr;
+  /* parse_args consumes what it reads: a copy for SIGHUP's re-read. */
+  gchar **args = argc > 1 ? g_strdupv (argv + 1) : g_new0 (gchar *, 1);
   FanoutServerConfig *config = fanout_server_config_new ();
   if (!fanout_server_config_parse_args (config, &argc, &argv, &err)) {
     fanout_server_config_free (config);
+    g_strfreev (args);
     return fail (err);
   }
   /* The GStreamer option group initialised GStreamer. */
   if (fanout_server_config_wants_device_list (config)) {
     fanout_server_list_devices ();
     fanout_server_config_free (config);
+    g_strfreev (args);
     return 0;
   }
 
   raise_fd_limit ();
   FanoutServer *server = fanout_server_new (config, &err);
   fanout_server_config_free (config);
-  if (!server)
+  if (!server) {
+    g_strfreev (args);
     return fail (err);
+  }
 
   GMainLoop *loop = g_main_loop_new (nullptr, FALSE);
   guint sigint = g_unix_signal_add (SIGINT, on_signal, loop);
@@ -98,8 +130,11 @@ main (int argc, char **argv)
     g_source_remove (sigterm);
     fanout_server_free (server);
     g_main_loop_unref (loop);
+    g_strfreev (args);
     return fail (err);
   }
+  Reload reload{ server, args };
+  guint sighup = g_unix_signal_add (SIGHUP, on_sighup, &reload);
 
   gchar *url = fanout_server_get_url (server, nullptr);
   g_print ("Serving %s\n", url);
@@ -132,6 +167,8 @@ main (int argc, char **argv)
   fanout_server_free (server);
   g_source_remove (sigint);
   g_source_remove (sigterm);
+  g_source_remove (sighup);
   g_main_loop_unref (loop);
+  g_strfreev (args);
   return 0;
 }

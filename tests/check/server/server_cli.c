@@ -90,10 +90,10 @@ GST_START_TEST (test_bad_sources_and_mounts)
 
 GST_END_TEST;
 
+/* A camera that is not plugged in is waited for (server_sources.c); a
+ * device that is there but is no camera is bad input. */
 GST_START_TEST (test_missing_device)
 {
-  expect_usage_error (A ("--source", "cam=v4l2:/dev/video99"), NULL,
-                      "camera /dev/video99 for source cam does not exist");
   /* exists, but is not a camera (as a busy one, it cannot be opened) */
   expect_usage_error (A ("--source", "cam=v4l2:/dev/null", "--port", "0"), NULL,
                       "cannot open camera /dev/null for source cam");
@@ -150,24 +150,6 @@ GST_START_TEST (test_codec_not_installed)
   g_string_free (nw, TRUE);
   g_free (regenv);
   g_free (reg);
-}
-
-GST_END_TEST;
-
-GST_START_TEST (test_unreachable_relay)
-{
-  GSocket *holder = NULL;
-  guint port = find_port (&holder);
-  gchar *src;
-
-  /* nothing answers RTSP on a port that is bound but never accepted: use a
-   * closed port instead */
-  g_object_unref (holder);
-  src = g_strdup_printf ("up=rtsp://127.0.0.1:%u/live", port);
-  expect_usage_error (
-      A ("--source", src, "--mount", "/r=up,codec=copy", "--port", "0"), NULL,
-      "source up (rtsp://127.0.0.1");
-  g_free (src);
 }
 
 GST_END_TEST;
@@ -407,7 +389,6 @@ server_cli_suite (void)
   tcase_add_test (tc, test_missing_device);
   tcase_add_test (tc, test_busy_port);
   tcase_add_test (tc, test_codec_not_installed);
-  tcase_add_test (tc, test_unreachable_relay);
   tcase_add_test (tc, test_bad_config);
   tcase_add_test (tc, test_list_devices);
   tcase_add_test (tc, test_defaults_and_sigterm);
