@@ -208,12 +208,12 @@ read_first_rtp (RawRtsp *r, guint16 *seq, guint32 *ts, guint8 *nal)
   /* RTCP (channel 1) keeps coming even when RTP does not: a deadline. */
   gint64 deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
   for (;;) {
-    if (g_get_monotonic_time () > deadline)
-      return FALSE;
     guint8 hdr[4];
     guint8 *pkt;
     gsize got = 0, len;
     gboolean ok;
+    if (g_get_monotonic_time () > deadline)
+      return FALSE;
     if (!g_input_stream_read_all (r->in, hdr, 4, &got, NULL, NULL) || got != 4
         || hdr[0] != '$')
       return FALSE;
