@@ -2653,6 +2653,18 @@ fanout_server_get_url (FanoutServer *fs, const gchar *path)
   return g_strdup_printf ("%s://%s:%u%s", scheme, host, fs->s.port, path);
 }
 
+gchar *
+fanout_server_get_http_url (FanoutServer *fs)
+{
+  if (!fs->s.http_port)
+    return nullptr;
+  const std::string &a = fs->s.cfg.http_address;
+  const char *host = (a == "0.0.0.0" || a == "::") ? "127.0.0.1" : a.c_str ();
+  if (strchr (host, ':'))
+    return g_strdup_printf ("http://[%s]:%u", host, fs->s.http_port);
+  return g_strdup_printf ("http://%s:%u", host, fs->s.http_port);
+}
+
 guint
 fanout_server_get_n_mounts (FanoutServer *fs)
 {
