@@ -1541,7 +1541,9 @@ request_key_unit (Mount *m, bool bounded) noexcept
 /* A new media of an encoding mount starts reading its ring at the newest
  * keyframe: make that one fresh (requested now), so that the client's video
  * is not older than live. Blocks the client's thread for about one frame
- * (at most kKeyUnitWaitUs). */
+ * (at most kFreshKeyWaitUs: an encoder resumed from its idle pause on a
+ * loaded machine may take longer than a frame, and the media would else
+ * start on the frames from before the pause). */
 static void
 wait_fresh_keyframe (Mount *m) noexcept
 {
@@ -1556,7 +1558,7 @@ wait_fresh_keyframe (Mount *m) noexcept
   Runner &r = m->encoder;
   std::unique_lock<std::mutex> lk (r.kf_lock);
   r.kf_cond.wait_for (
-      lk, std::chrono::microseconds (kKeyUnitWaitUs), [&r, mark] {
+      lk, std::chrono::microseconds (kFreshKeyWaitUs), [&r, mark] {
         return r.keyframes.load (std::memory_order_relaxed) > mark;
       });
 }
