@@ -1687,7 +1687,9 @@ request_key_unit (Mount *m, bool bounded) noexcept
 /* A new media of an encoding mount starts reading its ring at the newest
  * keyframe: make that one fresh (requested now), so that the client's video
  * is not older than live. Blocks the client's thread for about one frame
- * (at most kKeyUnitWaitUs). */
+ * (at most kFreshKeyWaitUs: an encoder resumed from its idle pause on a
+ * loaded machine may take longer than a frame, and the media would else
+ * start on the frames from before the pause). */
 static void
 wait_fresh_keyframe (Mount *m) noexcept
 {
@@ -1702,7 +1704,7 @@ wait_fresh_keyframe (Mount *m) noexcept
   Runner &r = m->encoder;
   std::unique_lock<std::mutex> lk (r.kf_lock);
   r.kf_cond.wait_for (
-      lk, std::chrono::microseconds (kKeyUnitWaitUs), [&r, mark] {
+      lk, std::chrono::microseconds (kFreshKeyWaitUs), [&r, mark] {
         return r.keyframes.load (std::memory_order_relaxed) > mark;
       });
 }
@@ -3039,6 +3041,18 @@ fanout_server_get_url (FanoutServer *fs, const gchar *path)
   if (strchr (host, ':'))
     return g_strdup_printf ("%s://[%s]:%u%s", scheme, host, fs->s.port, path);
   return g_strdup_printf ("%s://%s:%u%s", scheme, host, fs->s.port, path);
+}
+
+gchar *
+fanout_server_get_http_url (FanoutServer *fs)
+{
+  if (!fs->s.http_port)
+    return nullptr;
+  const std::string &a = fs->s.cfg.http_address;
+  const char *host = (a == "0.0.0.0" || a == "::") ? "127.0.0.1" : a.c_str ();
+  if (strchr (host, ':'))
+    return g_strdup_printf ("http://[%s]:%u", host, fs->s.http_port);
+  return g_strdup_printf ("http://%s:%u", host, fs->s.http_port);
 }
 
 guint

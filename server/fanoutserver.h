@@ -97,6 +97,9 @@ guint fanout_server_get_http_port (FanoutServer *server);
 /* "rtsp://HOST:PORT/path" of the first mount (HOST is 127.0.0.1 when the
  * server listens on every address). */
 gchar *fanout_server_get_url (FanoutServer *server, const gchar *path);
+/* "http://HOST:PORT" of the HTTP port (--http-address; 127.0.0.1 when it
+ * listens on every address), or NULL without one. */
+gchar *fanout_server_get_http_url (FanoutServer *server);
 /* Number of mounts and their paths (index < count). */
 guint fanout_server_get_n_mounts (FanoutServer *server);
 const gchar *fanout_server_get_mount_path (FanoutServer *server, guint index);

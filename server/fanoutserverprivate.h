@@ -111,6 +111,8 @@ static const guint kNumJoinBuckets = G_N_ELEMENTS (kJoinBuckets);
 /* How long a joining client waits at most for a keyframe asked for it
  * (beyond the key-unit interval's deferral). */
 static const gint64 kKeyUnitWaitUs = 500 * G_TIME_SPAN_MILLISECOND;
+/* How long a mount's new media waits at most for its first fresh keyframe. */
+static const gint64 kFreshKeyWaitUs = 2000 * G_TIME_SPAN_MILLISECOND;
 /* fanout_server_stop waits at most this long for clients to close. */
 static const gint64 kStopClientsWaitUs = 1000 * G_TIME_SPAN_MILLISECOND;
 static const guint kBackoffMinMs = 500, kBackoffMaxMs = 10000;

@@ -144,15 +144,12 @@ main (int argc, char **argv)
     g_print ("Serving %s\n", u);
     g_free (u);
   }
-  if (fanout_server_get_http_port (server)) {
-    /* the host the RTSP URL names: the HTTP server listens beside it */
-    GUri *uri = g_uri_parse (url, G_URI_FLAGS_NONE, nullptr);
-    const gchar *host = uri ? g_uri_get_host (uri) : "127.0.0.1";
-    g_print ("Metrics http://%s%s%s:%u/metrics and /stats\n",
-             strchr (host, ':') ? "[" : "", host, strchr (host, ':') ? "]" : "",
-             fanout_server_get_http_port (server));
-    if (uri)
-      g_uri_unref (uri);
+  if (gchar *http = fanout_server_get_http_url (server)) {
+    /* where --http-address has it, not the RTSP address */
+    g_print ("Metrics %s/metrics and /stats\n", http);
+    g_print ("Browsers: %s/ (status page, player); VLC: vlc %s%s.ts\n", http,
+             http, fanout_server_get_mount_path (server, 0));
+    g_free (http);
   }
   g_print ("Watch it: ffplay -fflags nobuffer -flags low_delay "
            "-rtsp_transport tcp %s\n",
