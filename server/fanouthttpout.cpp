@@ -317,6 +317,12 @@ serve_file (SoupServerMessage *msg, const std::string &path,
   gsize len = 0;
   if (!g_file_get_contents (path.c_str (), &data, &len, nullptr))
     return false;
+  /* hlssink2 rewrites the playlist in place: one caught between its
+   * truncation and its write is empty; it is not ready yet. */
+  if (len == 0) {
+    g_free (data);
+    return false;
+  }
   soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg),
                                 "Cache-Control", "no-cache");
@@ -336,7 +342,8 @@ hls_timer_cb (gpointer data) noexcept
   for (auto &[m, hl] : h->hls) {
     if (!hl->waiting.empty ()) {
       std::string pl = hl->dir + "/index.m3u8";
-      bool ready = g_file_test (pl.c_str (), G_FILE_TEST_EXISTS);
+      GStatBuf st;
+      bool ready = g_stat (pl.c_str (), &st) == 0 && st.st_size > 0;
       bool late = now - hl->started_us > kHlsFirstWaitUs;
       if (ready || late) {
         for (SoupServerMessage *msg : hl->waiting) {

@@ -54,6 +54,8 @@ class Server:
             try:
                 urllib.request.urlopen(self.base + '/stats', timeout=2).read()
                 return
+            except urllib.error.HTTPError:
+                return  # it answers (401 with --user): it is up
             except (OSError, urllib.error.URLError):
                 if self.proc.poll() is not None:
                     break

@@ -12,7 +12,8 @@
 #  3. a screenshot of a status page shows moving video (not blank);
 #  4. DELETE of a session ends it; its answer's UDP candidates are in the
 #     --webrtc-ports range;
-#  5. with --user, the browser outputs ask for the RTSP users (not /metrics).
+#  5. with --user, the browser outputs ask for the RTSP users (as /metrics
+#     and /stats do).
 # Exit 77 (skipped) with one line saying why when it cannot run here.
 import json
 import os
@@ -183,7 +184,8 @@ def main():
 
 
 def auth_checks(exe, offer):
-    """With --user, the browser outputs ask as RTSP does; /metrics not."""
+    """With --user, the browser outputs ask as RTSP does (and as /metrics
+    and /stats do)."""
     srv = netns.Server(NAME, ['--source', 'cam=test:320x180@15',
                               '--user', 'ann:secret', '--auth', 'basic'],
                        http_port=8081, rtsp_port=8555)
@@ -192,10 +194,11 @@ def auth_checks(exe, offer):
                              ('/live.ts', 'GET')):
             st = srv.http(method, path, offer.encode(), 'application/sdp')[0]
             assert st == 401, (path, st)
-        assert srv.http('GET', '/metrics')[0] == 200
+        assert srv.http('GET', '/metrics')[0] == 401
         import base64
         good = {'Authorization': 'Basic '
                 + base64.b64encode(b'ann:secret').decode()}
+        assert srv.http('GET', '/metrics', headers=good)[0] == 200
         bad = {'Authorization': 'Basic '
                + base64.b64encode(b'ann:wrong').decode()}
         assert srv.http('GET', '/', headers=bad)[0] == 401
