@@ -41,77 +41,8 @@ env_uint (const gchar *name, guint def)
   return v ? (guint)g_ascii_strtoull (v, NULL, 10) : def;
 }
 
-static guint64
-rss_kib (void)
-{
-  gchar *status = NULL;
-  guint64 kib = 0;
-  const gchar *p;
-
-  fail_unless (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  p = strstr (status, "VmRSS:");
-  fail_unless (p != NULL);
-  kib = g_ascii_strtoull (p + 6, NULL, 10);
-  g_free (status);
-  return kib;
-}
-
 /* ---------------------------------------------------------------- */
 /* Good clients                                                      */
-
-typedef struct {
-  TestClient *c;
-  const gchar *protocols;
-  GMutex lock;
-  gboolean have_ssrc;
-  guint32 ssrc;
-  guint ssrc_changes;
-} Viewer;
-
-static GstPadProbeReturn
-ssrc_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  Viewer *v = data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
-  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-
-  if (!buf || !gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
-    return GST_PAD_PROBE_OK;
-  g_mutex_lock (&v->lock);
-  if (v->have_ssrc && gst_rtp_buffer_get_ssrc (&rtp) != v->ssrc)
-    v->ssrc_changes++;
-  v->ssrc = gst_rtp_buffer_get_ssrc (&rtp);
-  v->have_ssrc = TRUE;
-  g_mutex_unlock (&v->lock);
-  gst_rtp_buffer_unmap (&rtp);
-  return GST_PAD_PROBE_OK;
-}
-
-static Viewer *
-viewer_new (const gchar *url, const gchar *protocols)
-{
-  Viewer *v = g_new0 (Viewer, 1);
-  GstElement *depay;
-  GstPad *pad;
-
-  g_mutex_init (&v->lock);
-  v->protocols = protocols;
-  v->c = test_client_new (url, "h264", protocols, FALSE, NULL, NULL);
-  depay = gst_bin_get_by_name (GST_BIN (v->c->pipeline), "depay");
-  pad = gst_element_get_static_pad (depay, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, ssrc_probe, v, NULL);
-  gst_object_unref (pad);
-  gst_object_unref (depay);
-  return v;
-}
-
-static void
-viewer_free (Viewer *v)
-{
-  test_client_free (v->c);
-  g_mutex_clear (&v->lock);
-  g_free (v);
-}
 
 /* ---------------------------------------------------------------- */
 /* Abusive connections                                               */
@@ -512,7 +443,7 @@ GST_START_TEST (test_hostile_input)
   TestServer *ts = test_server_start (args);
   guint port = fanout_server_get_port (ts->server);
   gchar *url = test_server_url (ts, "/live");
-  Viewer *v[4];
+  TestViewer *v[4];
   RawRtsp *victim;
   GThread *threads[6];
   Abuse a = { 0 };
@@ -525,7 +456,7 @@ GST_START_TEST (test_hostile_input)
 
   test_client_latency_ms = 2000;
   for (i = 0; i < 4; i++)
-    v[i] = viewer_new (url, protos[i]);
+    v[i] = test_viewer_new (url, protos[i]);
   for (i = 0; i < 4; i++)
     fail_unless (test_client_wait_frames (v[i]->c, 5, 90), "viewer %u (%s): %s",
                  i, protos[i], v[i]->c->error ? v[i]->c->error : "no frames");
@@ -541,7 +472,7 @@ GST_START_TEST (test_hostile_input)
     v[i]->ssrc_changes = 0;
     g_mutex_unlock (&v[i]->lock);
   }
-  rss0 = rss_kib ();
+  rss0 = test_rss_kib ();
   t0 = g_get_monotonic_time ();
 
   a.port = port;
@@ -558,7 +489,7 @@ GST_START_TEST (test_hostile_input)
          && g_atomic_int_get (&a.requests) < a.target) {
     gint64 took;
     gint code = probe (port, &took);
-    guint64 rss = rss_kib ();
+    guint64 rss = test_rss_kib ();
     probes++;
     if (code != 200)
       failed_probes++;
@@ -580,7 +511,7 @@ GST_START_TEST (test_hostile_input)
   for (i = 0; i < 6; i++)
     g_thread_join (threads[i]);
   g_usleep (3 * G_USEC_PER_SEC);
-  rss1 = rss_kib ();
+  rss1 = test_rss_kib ();
   rss_max = MAX (rss_max, rss1);
   window = (g_get_monotonic_time () - t0) / 1e6;
 
@@ -647,7 +578,7 @@ GST_START_TEST (test_hostile_input)
   g_string_free (all, TRUE);
   raw_rtsp_free (victim);
   for (i = 0; i < 4; i++)
-    viewer_free (v[i]);
+    test_viewer_free (v[i]);
   test_client_latency_ms = 300;
   g_free (url);
   test_server_stop (ts);

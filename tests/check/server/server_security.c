@@ -40,71 +40,18 @@
 /* ---------------------------------------------------------------- */
 /* A good client: an rtspsrc TestClient whose SSRC is watched too.   */
 
-typedef struct {
-  TestClient *c;
-  const gchar *protocols;
-  GMutex lock;
-  gboolean have_ssrc;
-  guint32 ssrc;
-  guint ssrc_changes;
-} Viewer;
-
-static GstPadProbeReturn
-ssrc_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  Viewer *v = data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
-  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
-
-  if (!buf || !gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
-    return GST_PAD_PROBE_OK;
-  g_mutex_lock (&v->lock);
-  if (v->have_ssrc && gst_rtp_buffer_get_ssrc (&rtp) != v->ssrc)
-    v->ssrc_changes++;
-  v->ssrc = gst_rtp_buffer_get_ssrc (&rtp);
-  v->have_ssrc = TRUE;
-  g_mutex_unlock (&v->lock);
-  gst_rtp_buffer_unmap (&rtp);
-  return GST_PAD_PROBE_OK;
-}
-
-static Viewer *
-viewer_new (const gchar *url, const gchar *protocols)
-{
-  Viewer *v = g_new0 (Viewer, 1);
-  GstElement *depay;
-  GstPad *pad;
-
-  g_mutex_init (&v->lock);
-  v->protocols = protocols;
-  v->c = test_client_new (url, "h264", protocols, FALSE, NULL, NULL);
-  depay = gst_bin_get_by_name (GST_BIN (v->c->pipeline), "depay");
-  pad = gst_element_get_static_pad (depay, "sink");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, ssrc_probe, v, NULL);
-  gst_object_unref (pad);
-  gst_object_unref (depay);
-  return v;
-}
-
-static void
-viewer_free (Viewer *v)
-{
-  test_client_free (v->c);
-  g_mutex_clear (&v->lock);
-  g_free (v);
-}
-
 /* Starts @n viewers (alternately TCP and UDP, or @protocols) and waits for
  * their first frames; their frame counts start from here. */
-static Viewer **
+static TestViewer **
 viewers_start (const gchar *url, guint n, const gchar *const *protocols)
 {
-  Viewer **v = g_new0 (Viewer *, n + 1);
+  TestViewer **v = g_new0 (TestViewer *, n + 1);
   guint i;
 
   test_client_latency_ms = 2000;
   for (i = 0; i < n; i++)
-    v[i] = viewer_new (url, protocols[i % g_strv_length ((gchar **)protocols)]);
+    v[i] = test_viewer_new (url,
+                            protocols[i % g_strv_length ((gchar **)protocols)]);
   for (i = 0; i < n; i++)
     fail_unless (test_client_wait_frames (v[i]->c, 5, 90),
                  "viewer %u (%s) got no frames: %s", i, v[i]->protocols,
@@ -123,7 +70,7 @@ viewers_start (const gchar *url, guint n, const gchar *const *protocols)
  * and still receives: the timestamps cover the window but for the
  * jitterbuffer's 2 s still to come out. */
 static void
-viewers_check (Viewer **v, gdouble secs, const gchar *what)
+viewers_check (TestViewer **v, gdouble secs, const gchar *what)
 {
   GString *all = g_string_new (NULL);
   gboolean ok = TRUE;
@@ -151,12 +98,12 @@ viewers_check (Viewer **v, gdouble secs, const gchar *what)
 }
 
 static void
-viewers_free (Viewer **v)
+viewers_free (TestViewer **v)
 {
   guint i;
 
   for (i = 0; v[i]; i++)
-    viewer_free (v[i]);
+    test_viewer_free (v[i]);
   g_free (v);
   test_client_latency_ms = 300;
 }
@@ -239,7 +186,7 @@ check_second_media (const gchar *mode)
   gchar *query = g_strdup_printf ("%s?probe=1", url);
   gchar *query_ctrl = g_strdup_printf ("%s/stream=0?probe=1", url);
   gint64 t0 = g_get_monotonic_time ();
-  Viewer **v = viewers_start (url, 2, protos);
+  TestViewer **v = viewers_start (url, 2, protos);
   RawRtsp *r;
   TestClient *q;
   gchar *out = NULL;
@@ -322,22 +269,6 @@ GST_END_TEST;
 /* ---------------------------------------------------------------- */
 /* 14.2: request bodies are bounded.                                 */
 
-/* This process's resident set (the server runs in it), KiB. */
-static guint64
-rss_kib (void)
-{
-  gchar *status = NULL;
-  guint64 kib = 0;
-  const gchar *p;
-
-  fail_unless (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  p = strstr (status, "VmRSS:");
-  fail_unless (p != NULL);
-  kib = g_ascii_strtoull (p + 6, NULL, 10);
-  g_free (status);
-  return kib;
-}
-
 /* Reads a response status line within @timeout_s (0 when none). */
 static gint
 raw_read_status (RawRtsp *r, guint timeout_s)
@@ -369,9 +300,9 @@ GST_START_TEST (test_request_body_bounded)
   TestServer *ts = test_server_start (args);
   guint port = fanout_server_get_port (ts->server);
   gchar *url = test_server_url (ts, "/live");
-  Viewer **v = viewers_start (url, 1, protos);
+  TestViewer **v = viewers_start (url, 1, protos);
   gint64 t0 = g_get_monotonic_time ();
-  guint64 rss0 = rss_kib (), rss1;
+  guint64 rss0 = test_rss_kib (), rss1;
   RawRtsp *r[2];
   gsize sent[2] = { 0, 0 };
   gboolean open[2] = { TRUE, TRUE };
@@ -401,7 +332,7 @@ GST_START_TEST (test_request_body_bounded)
         open[i] = FALSE;
       sent[i] += n;
     }
-  rss1 = rss_kib ();
+  rss1 = test_rss_kib ();
   for (i = 0; i < 2; i++) {
     gint code = raw_read_status (r[i], 5);
     GST_INFO ("connection %u: %" G_GSIZE_FORMAT " bytes taken, status %d", i,
@@ -533,7 +464,7 @@ check_silent_udp (const gchar *mode)
   TestServer *ts = test_server_start (args);
   gchar *url = test_server_url (ts, "/live");
   gchar *ctrl = g_strdup_printf ("%s/stream=0", url);
-  Viewer **v = viewers_start (url, 2, protos);
+  TestViewer **v = viewers_start (url, 2, protos);
   gint64 t0 = g_get_monotonic_time (), last_req, last_pkt, end;
   RawRtsp *r = raw_rtsp_connect (fanout_server_get_port (ts->server));
   UdpPair u;
@@ -1280,7 +1211,7 @@ GST_START_TEST (test_shared_stalled_tcp_dropped)
   const gchar *protos[] = { "tcp", "udp", NULL };
   TestServer *ts = test_server_start (args);
   gchar *url = test_server_url (ts, "/live");
-  Viewer **v = viewers_start (url, 2, protos);
+  TestViewer **v = viewers_start (url, 2, protos);
   gint64 t0 = g_get_monotonic_time (), stall, end;
   RawRtsp *r = raw_rtsp_connect (fanout_server_get_port (ts->server));
   GSocket *sock = g_socket_connection_get_socket (r->conn);

@@ -339,6 +339,69 @@ test_client_rtp_ratio (TestClient *c, guint64 *received, guint64 *expected)
 
 /* ---------------------------------------------------------------- */
 
+static GstPadProbeReturn
+viewer_ssrc_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TestViewer *v = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+
+  if (!buf || !gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&v->lock);
+  if (v->have_ssrc && gst_rtp_buffer_get_ssrc (&rtp) != v->ssrc)
+    v->ssrc_changes++;
+  v->ssrc = gst_rtp_buffer_get_ssrc (&rtp);
+  v->have_ssrc = TRUE;
+  g_mutex_unlock (&v->lock);
+  gst_rtp_buffer_unmap (&rtp);
+  return GST_PAD_PROBE_OK;
+}
+
+TestViewer *
+test_viewer_new (const gchar *url, const gchar *protocols)
+{
+  TestViewer *v = g_new0 (TestViewer, 1);
+  GstElement *depay;
+  GstPad *pad;
+
+  g_mutex_init (&v->lock);
+  v->protocols = protocols;
+  v->c = test_client_new (url, "h264", protocols, FALSE, NULL, NULL);
+  depay = gst_bin_get_by_name (GST_BIN (v->c->pipeline), "depay");
+  pad = gst_element_get_static_pad (depay, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, viewer_ssrc_probe, v,
+                     NULL);
+  gst_object_unref (pad);
+  gst_object_unref (depay);
+  return v;
+}
+
+void
+test_viewer_free (TestViewer *v)
+{
+  test_client_free (v->c);
+  g_mutex_clear (&v->lock);
+  g_free (v);
+}
+
+guint64
+test_rss_kib (void)
+{
+  gchar *status = NULL;
+  guint64 kib = 0;
+  const gchar *p;
+
+  fail_unless (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  p = strstr (status, "VmRSS:");
+  fail_unless (p != NULL);
+  kib = g_ascii_strtoull (p + 6, NULL, 10);
+  g_free (status);
+  return kib;
+}
+
+/* ---------------------------------------------------------------- */
+
 RawRtsp *
 raw_rtsp_connect (guint port)
 {

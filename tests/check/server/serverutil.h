@@ -79,6 +79,24 @@ gdouble test_client_rtp_ratio (TestClient *c, guint64 *received,
                                guint64 *expected);
 void test_client_reset_rtp (TestClient *c);
 
+/* A client whose RTP SSRC is watched too (a change means another RTP
+ * stream: the server switched media under it). */
+typedef struct {
+  TestClient *c;
+  const gchar *protocols;
+  GMutex lock;
+  gboolean have_ssrc;
+  guint32 ssrc;
+  guint ssrc_changes;
+} TestViewer;
+
+/* An H.264 client over @protocols, not decoding. */
+TestViewer *test_viewer_new (const gchar *url, const gchar *protocols);
+void test_viewer_free (TestViewer *v);
+
+/* This process's resident set (an in-process server runs in it), KiB. */
+guint64 test_rss_kib (void);
+
 /* Raw RTSP over a TCP socket. */
 typedef struct {
   GSocketConnection *conn;
