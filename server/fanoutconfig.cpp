@@ -15,7 +15,7 @@
 #include "config.h"
 #endif
 
-#include "fanoutserverprivate.h"
+#include "fanoutconfig.h"
 
 #include <gio/gio.h>
 #include <gst/gst.h>

@@ -37,7 +37,7 @@
 #include "config.h"
 #endif
 
-#include "fanoutserverprivate.h"
+#include "fanoutpaybin.h"
 
 #include <gst/gst.h>
 #include <gst/rtp/gstrtpbuffer.h>

@@ -14,7 +14,9 @@
 #include "config.h"
 #endif
 
+#include "fanoutstats.h"
 #include "fanoutserverprivate.h"
+#include "fanoututil.h"
 #include "fanoutwhep.h"
 
 #include <json-glib/json-glib.h>
@@ -460,44 +462,4 @@ fanout_server_get_stats_json (FanoutServer *fs)
   g_object_unref (gen);
   g_object_unref (b);
   return out;
-}
-
-void
-fanout_server_list_devices (void)
-{
-  GstDeviceMonitor *mon = gst_device_monitor_new ();
-  gst_device_monitor_add_filter (mon, "Video/Source", nullptr);
-  if (!gst_device_monitor_start (mon)) {
-    g_print ("No camera monitor available (is v4l2 supported?)\n");
-    gst_object_unref (mon);
-    return;
-  }
-  GList *devs = gst_device_monitor_get_devices (mon);
-  if (!devs)
-    g_print ("No cameras found.\n");
-  for (GList *l = devs; l; l = l->next) {
-    GstDevice *d = GST_DEVICE (l->data);
-    gchar *name = gst_device_get_display_name (d);
-    GstStructure *props = gst_device_get_properties (d);
-    const char *path
-        = props ? gst_structure_get_string (props, "device.path") : nullptr;
-    GstCaps *caps = gst_device_get_caps (d);
-    std::set<std::string> formats;
-    for (guint i = 0; caps && i < gst_caps_get_size (caps); i++)
-      formats.insert (
-          gst_structure_get_name (gst_caps_get_structure (caps, i)));
-    std::string fl;
-    for (auto &f : formats)
-      fl += (fl.empty () ? "" : ", ") + f;
-    g_print ("%s\n  --source cam=v4l2:%s\n  formats: %s\n", name,
-             path ? path : "?", fl.c_str ());
-    if (caps)
-      gst_caps_unref (caps);
-    if (props)
-      gst_structure_free (props);
-    g_free (name);
-  }
-  g_list_free_full (devs, gst_object_unref);
-  gst_device_monitor_stop (mon);
-  gst_object_unref (mon);
 }

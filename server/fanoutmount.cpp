@@ -1,0 +1,583 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* fanout-rtsp-server: sources and mounts (fanoutmount.h). */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "fanoutmount.h"
+#include "fanoutdevices.h"
+#include "fanoutlaunch.h"
+#include "fanoututil.h"
+
+#include <gst/video/video.h>
+
+#include <chrono>
+#include <utility>
+
+#include "gstfanoutraii.h"
+
+#define GST_CAT_DEFAULT fanout_server_debug
+
+namespace gstfanout
+{
+
+/* ------------------------------------------------------------------ */
+/* Sources                                                             */
+
+std::unique_ptr<Source>
+source_new (const ServerEnv *env, const SourceConfig &cfg, GError **error)
+{
+  auto src = std::make_unique<Source> ();
+  SourcePlan plan;
+  if (!source_plan (cfg, env->cfg.relay_latency_ms, &plan, error))
+    return nullptr;
+  src->cfg = cfg;
+  src->channel = cfg.name;
+  src->device = plan.device;
+  src->capacity = plan.capacity;
+  src->runner.env = env;
+  src->runner.owner = src.get ();
+  src->runner.label = "source " + cfg.name;
+  src->runner.desc = plan.head;
+  return src;
+}
+
+bool
+source_prepare (Source &s, GError **error) noexcept
+{
+  if (s.prepared)
+    return true;
+  if (!s.device.empty ()) {
+    if (!g_file_test (s.device.c_str (), G_FILE_TEST_EXISTS)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
+                   "camera %s for source %s does not exist: plug it in, or "
+                   "pick one from fanout-rtsp-server --list-devices",
+                   s.device.c_str (), s.cfg.name.c_str ());
+      return false;
+    }
+    bool h264 = false, jpeg = false;
+    if (!camera_probe (s.device, s.cfg.name, &h264, &jpeg, error))
+      return false;
+    if (h264 || jpeg)
+      s.capacity = 512; /* the camera's own encoding: several GOPs */
+    s.runner.desc += camera_tail (h264, jpeg);
+  }
+  s.runner.desc += " ! " + writer_desc (s.channel, s.capacity);
+  s.prepared = true;
+  return true;
+}
+
+/* Logs why the runner is down and when it tries again. A source that has
+ * never been up says so in one line (its mounts answer 503 until it is up);
+ * retries that fail the same way, or fail on the bus once that line is out,
+ * go to the debug log (@from_bus: the pipeline posted the error). */
+void
+Source::runner_down (Runner &r, const char *why, bool from_bus) noexcept
+{
+  Source *src = this;
+  if (!src->up) {
+    if (src->down_why == why || (from_bus && !src->down_why.empty ())) {
+      GST_INFO ("%s: %s; retrying in %.1f s", r.label.c_str (), why,
+                r.backoff_ms / 1000.0);
+      return;
+    }
+    src->down_why = why;
+    /* Our own messages name the source already. */
+    std::string named = "for " + r.label;
+    std::string head = g_str_has_prefix (why, r.label.c_str ())
+                               || strstr (why, named.c_str ())
+                           ? std::string ()
+                           : r.label + " (" + redact (src->cfg.spec) + "): ";
+    log_line (r.env,
+              "%s%s; not available: retrying in %.1f s (then up to every "
+              "%u s), its mounts answer 503 until it is up",
+              head.c_str (), redact (why).c_str (), r.backoff_ms / 1000.0,
+              kBackoffMaxMs / 1000);
+    return;
+  }
+  runner_log_retry (r, why);
+}
+
+/* A restart: logged (quietly while the source was never up), then the
+ * camera, if any, is looked for again. */
+bool
+Source::runner_prepare (Runner &r, GError **error) noexcept
+{
+  if (!up)
+    GST_INFO ("%s: attempt %u", r.label.c_str (), r.restarts);
+  else
+    log_line (r.env, "%s: restarting (attempt %u)", r.label.c_str (),
+              r.restarts);
+  bool was_prepared = prepared;
+  if (!source_prepare (*this, error))
+    return false;
+  if (!was_prepared && !down_why.empty ()) {
+    /* The camera is there now: a failure from here on is news. */
+    log_line (r.env, "%s: %s is there now, starting", r.label.c_str (),
+              device.c_str ());
+    down_why.clear ();
+  }
+  return true;
+}
+
+/* Starts a source and waits for its first buffer (or its error). */
+bool
+source_start_and_wait (Source &s, GError **error) noexcept
+{
+  if (!runner_start (s.runner, error))
+    return false;
+  GstBus *bus = gst_element_get_bus (s.runner.pipeline);
+  gint64 deadline = g_get_monotonic_time () + kSourceStartTimeoutUs;
+  bool ok = false;
+  while (g_get_monotonic_time () < deadline) {
+    if (s.runner.got_buffer.load (std::memory_order_acquire)) {
+      ok = true;
+      break;
+    }
+    GstMessage *m = gst_bus_timed_pop_filtered (
+        bus, 20 * GST_MSECOND,
+        (GstMessageType)(GST_MESSAGE_ERROR | GST_MESSAGE_EOS));
+    if (!m)
+      continue;
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+      GError *err = nullptr;
+      gchar *dbg = nullptr;
+      gst_message_parse_error (m, &err, &dbg);
+      GST_DEBUG ("%s: %s (%s)", s.runner.label.c_str (),
+                 err ? err->message : "?", dbg ? dbg : "");
+      const char *fix = "check the source spec";
+      /* A missing plugin is fixed by installing it, not by retrying. */
+      int code = FANOUT_SERVER_ERROR_SOURCE;
+      if (err && err->domain == GST_CORE_ERROR
+          && err->code == GST_CORE_ERROR_MISSING_PLUGIN) {
+        fix = "install the missing plugin";
+        code = FANOUT_SERVER_ERROR_MISSING;
+      } else if (g_str_has_prefix (s.cfg.spec.c_str (), "rtsp"))
+        fix = "start that server first or fix the address";
+      g_set_error (error, FANOUT_SERVER_ERROR, code,
+                   "source %s (%s) failed to start: %s: %s",
+                   s.cfg.name.c_str (), redact (s.cfg.spec).c_str (),
+                   redact (err ? err->message : "unknown error").c_str (), fix);
+      g_clear_error (&err);
+      g_free (dbg);
+      gst_message_unref (m);
+      break;
+    }
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
+                 "source %s (%s) ended before its first frame: give a "
+                 "source that produces video",
+                 s.cfg.name.c_str (), redact (s.cfg.spec).c_str ());
+    gst_message_unref (m);
+    break;
+  }
+  gst_object_unref (bus);
+  if (!ok && error && !*error)
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_SOURCE,
+                 "source %s (%s) produced no frame in %d s: check that it "
+                 "is reachable and produces video",
+                 s.cfg.name.c_str (), redact (s.cfg.spec).c_str (),
+                 (int)(kSourceStartTimeoutUs / G_TIME_SPAN_SECOND));
+  return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Mounts                                                              */
+
+std::unique_ptr<Mount>
+mount_new (const ServerEnv *env, const MountConfig &cfg, Source *src, Mode mode,
+           int max_clients)
+{
+  auto m = std::make_unique<Mount> ();
+  m->cfg = cfg;
+  m->source = src;
+  m->mode = mode;
+  m->max_clients = max_clients;
+  m->encoder.env = env;
+  m->encoder.owner = m.get ();
+  m->encoder.label = "mount " + cfg.path;
+  /* Filled on streaming threads under the lock: never grown there. */
+  m->recent_joins.reserve (kMaxRecentJoins);
+  m->medias.reserve (kMaxMedias);
+  return m;
+}
+
+bool
+Mount::runner_prepare (Runner &r, GError **) noexcept
+{
+  log_line (r.env, "%s: restarting (attempt %u)", r.label.c_str (), r.restarts);
+  return true;
+}
+
+void
+Mount::runner_down (Runner &r, const char *why, bool) noexcept
+{
+  runner_log_retry (r, why);
+}
+
+void
+Mount::runner_keyframe (Runner &) noexcept
+{
+  {
+    std::lock_guard<std::mutex> g (kf_lock);
+    encoded_keyframes.fetch_add (1, std::memory_order_relaxed); /* locked */
+  }
+  kf_cond.notify_all ();
+}
+
+void
+mount_record_join_locked (Mount *m, double secs) noexcept
+{
+  guint i = 0;
+  while (i < kNumJoinBuckets && secs > kJoinBuckets[i])
+    i++;
+  m->join_bucket[i]++;
+  m->join_count++;
+  m->join_sum += secs;
+  if (m->recent_joins.size () < kMaxRecentJoins) {
+    m->recent_joins.push_back (secs); /* reserved: no allocation */
+  } else {
+    m->recent_joins[m->recent_next] = secs;
+    m->recent_next = (m->recent_next + 1) % kMaxRecentJoins;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Idle saving: an encoding mount without media pauses its encoder.   */
+
+static gboolean
+encoder_idle_cb (gpointer data) noexcept
+{
+  auto *m = static_cast<Mount *> (data);
+  std::lock_guard<std::mutex> sl (m->encoder_state_lock);
+  bool pause = false;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    /* A resume that came first took the source away (and its ref). */
+    if (m->idle_source != g_main_current_source ())
+      return G_SOURCE_REMOVE;
+    g_source_unref (std::exchange (m->idle_source, nullptr));
+    pause = m->live_medias == 0 && !m->encoder_paused;
+    if (pause) {
+      m->encoder_paused = true;
+      m->idle_pauses++;
+    }
+  }
+  /* The server context: the one that sets and clears the pipeline. */
+  if (pause && m->encoder.pipeline) {
+    gst_element_set_state (m->encoder.pipeline, GST_STATE_PAUSED);
+    log_line (m->encoder.env, "mount %s: no client for %u s, encoder paused",
+              m->cfg.path.c_str (), m->encoder.env->cfg.idle_pause_s);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* With m->lock held: the last media went away, pause after the grace. */
+static void
+encoder_arm_idle_locked (Mount *m) noexcept
+{
+  guint secs = m->encoder.env->cfg.idle_pause_s;
+  if (m->encoder.desc.empty () || !secs || m->live_medias > 0 || m->idle_source
+      || m->encoder_paused)
+    return;
+  m->idle_source = g_timeout_source_new_seconds (secs);
+  g_source_set_callback (m->idle_source, encoder_idle_cb, m, nullptr);
+  g_source_attach (m->idle_source, m->encoder.env->context);
+}
+
+/* The encoder pipeline was started again (it failed): it runs, and pauses
+ * again after the grace when it still has no media. */
+void
+Mount::runner_restarted (Runner &) noexcept
+{
+  Mount *m = this;
+  std::lock_guard<std::mutex> sl (m->encoder_state_lock);
+  std::lock_guard<std::mutex> g (m->lock);
+  m->encoder_paused = false;
+  encoder_arm_idle_locked (m);
+}
+
+void
+mount_media_added (Mount *m, MediaInfo *mi) noexcept
+{
+  std::lock_guard<std::mutex> sl (m->encoder_state_lock);
+  bool resume = false;
+  GSource *idle = nullptr;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    m->live_medias++;
+    if (mi)
+      mi->live = true;
+    idle = std::exchange (m->idle_source, nullptr);
+    resume = std::exchange (m->encoder_paused, false);
+  }
+  if (idle) {
+    g_source_destroy (idle);
+    g_source_unref (idle);
+  }
+  if (!resume)
+    return;
+  ObjRef<GstElement> pipeline (m->encoder.ref_pipeline ());
+  if (pipeline) {
+    gst_element_set_state (pipeline.get (), GST_STATE_PLAYING);
+    log_line (m->encoder.env, "mount %s: client coming, encoder resumed",
+              m->cfg.path.c_str ());
+  }
+}
+
+void
+mount_media_gone_locked (Mount *m) noexcept
+{
+  m->live_medias--;
+  encoder_arm_idle_locked (m);
+}
+
+/* The mount's bound on forced keyframes (0: none), and the oldest keyframe
+ * a joining isolated client starts on instead of asking for one: half of
+ * it. */
+gint64
+mount_key_unit_interval_us (const Mount *m) noexcept
+{
+  return (gint64)m->encoder.env->cfg.key_unit_interval_ms
+         * G_TIME_SPAN_MILLISECOND;
+}
+
+bool
+mount_newest_keyframe_fresh (const Mount *m) noexcept
+{
+  return m->sender->newest_keyframe_age_us ()
+         <= mount_key_unit_interval_us (m) / 2;
+}
+
+static gboolean
+deferred_key_unit_cb (gpointer data) noexcept
+{
+  auto *m = static_cast<Mount *> (data);
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    g_source_unref (m->deferred_key_unit);
+    m->deferred_key_unit = nullptr;
+    m->last_key_unit_us = g_get_monotonic_time ();
+  }
+  mount_request_key_unit (m, false);
+  return G_SOURCE_REMOVE;
+}
+
+void
+mount_request_key_unit (Mount *m, bool bounded) noexcept
+{
+  const gint64 interval = mount_key_unit_interval_us (m);
+  ObjRef<GstElement> pipeline (m->encoder.ref_pipeline ());
+  if (!pipeline)
+    return;
+  gint64 now = g_get_monotonic_time ();
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    if (bounded) {
+      if (m->last_key_unit_us && now - m->last_key_unit_us < interval) {
+        /* One was asked for less than an interval ago. Still to come: this
+         * client shares it. Already out: ask again when the interval is
+         * over (clients joining until then share that one). */
+        guint64 kf = m->encoded_keyframes.load (std::memory_order_relaxed);
+        if (kf > m->kf_at_request && !m->deferred_key_unit) {
+          gint64 wait_ms = (m->last_key_unit_us + interval - now) / 1000 + 1;
+          m->deferred_key_unit = g_timeout_source_new ((guint)wait_ms);
+          g_source_set_callback (m->deferred_key_unit, deferred_key_unit_cb, m,
+                                 nullptr);
+          g_source_attach (m->deferred_key_unit, m->encoder.env->context);
+        }
+        return;
+      }
+      m->last_key_unit_us = now;
+    }
+    m->kf_at_request = m->encoded_keyframes.load (std::memory_order_relaxed);
+  }
+  GstElement *enc = gst_bin_get_by_name (GST_BIN (pipeline.get ()), "enc");
+  if (!enc)
+    return;
+  GstPad *pad = gst_element_get_static_pad (enc, "src");
+  m->key_unit_requests.fetch_add (1, std::memory_order_relaxed); /* counter */
+  gst_pad_send_event (pad, gst_video_event_new_upstream_force_key_unit (
+                               GST_CLOCK_TIME_NONE, TRUE, 0));
+  gst_object_unref (pad);
+  gst_object_unref (enc);
+}
+
+void
+mount_wait_fresh_keyframe (Mount *m) noexcept
+{
+  if (m->encoder.desc.empty ())
+    return;
+  mount_request_key_unit (m, false);
+  guint64 mark;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    mark = m->kf_at_request;
+  }
+  std::unique_lock<std::mutex> lk (m->kf_lock);
+  m->kf_cond.wait_for (
+      lk, std::chrono::microseconds (kFreshKeyWaitUs), [m, mark] {
+        return m->encoded_keyframes.load (std::memory_order_relaxed) > mark;
+      });
+}
+
+/* Viewers outside gst-rtsp-server (fanoutwhep.cpp) count as medias. */
+void
+mount_hold_encoder (Mount *m, bool hold) noexcept
+{
+  if (hold) {
+    mount_media_added (m, nullptr);
+    return;
+  }
+  std::lock_guard<std::mutex> g (m->lock);
+  mount_media_gone_locked (m);
+}
+
+/* The sender's join callback: an isolated client's first frame is out. */
+static void
+sender_join_cb (gpointer data, double secs) noexcept
+{
+  auto *m = static_cast<Mount *> (data);
+  std::lock_guard<std::mutex> g (m->lock);
+  mount_record_join_locked (m, secs);
+}
+
+bool
+mount_complete (Mount &m, GError **error) noexcept
+{
+  GstCaps *caps = m.source->runner.get_caps ();
+  const GstStructure *st = caps && gst_caps_get_size (caps) > 0
+                               ? gst_caps_get_structure (caps, 0)
+                               : nullptr;
+  const char *name = st ? gst_structure_get_name (st) : "";
+  bool raw = g_str_has_prefix (name, "video/x-raw");
+  Codec passthrough = Codec::Auto;
+  if (g_str_equal (name, "video/x-h264"))
+    passthrough = Codec::H264;
+  else if (g_str_equal (name, "video/x-h265"))
+    passthrough = Codec::H265;
+  else if (g_str_equal (name, "image/jpeg"))
+    passthrough = Codec::Mjpeg;
+  else if (g_str_equal (name, "video/x-vp8"))
+    passthrough = Codec::Vp8;
+  gint fn = 0, fd = 1;
+  guint src_fps = 0;
+  if (st && gst_structure_get_fraction (st, "framerate", &fn, &fd) && fd > 0
+      && fn > 0)
+    src_fps = (guint)MAX (1, fn / fd);
+
+  /* A mount serves video: a source without any (audio only, data) would
+   * give clients an SDP they cannot play. */
+  if (st && !g_str_has_prefix (name, "video/")
+      && !g_str_has_prefix (name, "image/")) {
+    gchar *cs = caps ? gst_caps_to_string (caps) : g_strdup ("no caps");
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                 "mount %s: source %s carries no video (%s): a mount serves "
+                 "a video source; point it at one, or add video to the "
+                 "launch: pipeline",
+                 m.cfg.path.c_str (), m.source->cfg.name.c_str (), cs);
+    g_free (cs);
+    if (caps)
+      gst_caps_unref (caps);
+    return false;
+  }
+  m.codec = m.cfg.codec;
+  if (m.codec == Codec::Auto)
+    m.codec = (passthrough != Codec::Auto && !m.cfg.width && !m.cfg.fps)
+                  ? Codec::Copy
+                  : Codec::H264;
+  if (m.codec == Codec::Copy) {
+    if (passthrough == Codec::Auto) {
+      gchar *cs = caps ? gst_caps_to_string (caps) : g_strdup ("no caps");
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "mount %s: codec=copy cannot serve source %s, which "
+                   "carries %s: pick codec=h264, h265, mjpeg or vp8",
+                   m.cfg.path.c_str (), m.source->cfg.name.c_str (), cs);
+      g_free (cs);
+      if (caps)
+        gst_caps_unref (caps);
+      return false;
+    }
+    m.ring = m.source->channel;
+    m.media_launch = media_desc (m.ring, passthrough, m.mode);
+    m.codec = passthrough;
+  } else {
+    m.ring = m.source->channel + ":" + m.cfg.path;
+    m.encoder.desc = encoder_desc (m.cfg, m.codec, m.source->channel, raw,
+                                   src_fps, m.ring);
+    m.media_launch = media_desc (m.ring, m.codec, m.mode);
+    if (!runner_start (m.encoder, error)) {
+      if (caps)
+        gst_caps_unref (caps);
+      return false;
+    }
+    std::lock_guard<std::mutex> g (m.lock);
+    encoder_arm_idle_locked (&m);
+  }
+  if (caps)
+    gst_caps_unref (caps);
+
+  if (m.mode == Mode::Isolated) {
+    /* One media payloads each frame once; the sender gives every client
+     * its own cursor on those frames (fanoutsender.h). */
+    guint cap = m.encoder.desc.empty () ? m.source->capacity
+                                        : mount_ring_capacity (m.cfg, src_fps);
+    std::string why;
+    auto sender = Sender::create (m.cfg.path, cap, sender_join_cb, &m, &why);
+    if (!sender) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "mount %s: cannot start isolated delivery (%s): use "
+                   "mode=shared",
+                   m.cfg.path.c_str (), why.c_str ());
+      return false;
+    }
+    /* Under the mount's lock: a mount whose source came up late is
+     * completed while session_removed_cb may run on a client thread. */
+    std::lock_guard<std::mutex> g (m.lock);
+    m.sender = std::move (sender);
+  }
+  /* Last: the fields above are written before a client thread can build a
+   * media (the factory's lock orders them). */
+  gst_rtsp_media_factory_set_launch (m.factory, m.media_launch.c_str ());
+  return true;
+}
+
+bool
+mount_serving (Mount *m) noexcept
+{
+  if (!m->factory)
+    return false;
+  gchar *launch = gst_rtsp_media_factory_get_launch (m->factory);
+  bool serving = launch != nullptr;
+  g_free (launch);
+  return serving;
+}
+
+void
+mount_stop (Mount &m) noexcept
+{
+  GSource *d = nullptr, *idle = nullptr;
+  {
+    std::lock_guard<std::mutex> g (m.lock);
+    d = std::exchange (m.deferred_key_unit, nullptr);
+    idle = std::exchange (m.idle_source, nullptr);
+  }
+  for (GSource *src : { d, idle })
+    if (src) {
+      g_source_destroy (src);
+      g_source_unref (src);
+    }
+  if (m.sender)
+    m.sender->stop ();
+  runner_stop (m.encoder);
+}
+
+} // namespace gstfanout

@@ -1,0 +1,221 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* Sources and mounts: what the server captures once (Source: its
+ * restartable pipeline and whether it is up) and what it serves (Mount: the
+ * codec, encoder and media description built from the source, idle pause,
+ * the keyframe policy, join statistics, and the medias of the mount).
+ *
+ * Owners: the server holds them (fanout_server_new, freed with it); a
+ * Source's and a Mount's fields are the server context's unless a comment
+ * says otherwise. Locks, in order: Server::lock (fanoutserverprivate.h),
+ * Mount::encoder_state_lock, Mount::lock, then the sender's own. Nothing
+ * calls out (state change, event, signal) while holding Mount::lock. */
+
+#pragma once
+
+#include "fanoutconfig.h"
+#include "fanoutenv.h"
+#include "fanoutrunner.h"
+#include "fanoutsender.h"
+
+#include <gst/gst.h>
+#include <gst/rtsp-server/rtsp-server.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace gstfanout
+{
+
+/* Join latency histogram bounds, seconds (Prometheus buckets). */
+static const double kJoinBuckets[]
+    = { 0.033, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0, 4.0 };
+static const guint kNumJoinBuckets = G_N_ELEMENTS (kJoinBuckets);
+/* How long a joining client waits at most for a keyframe asked for it
+ * (beyond the key-unit interval's deferral). */
+static const gint64 kKeyUnitWaitUs = 500 * G_TIME_SPAN_MILLISECOND;
+/* How long a mount's new media waits at most for its first fresh keyframe. */
+static const gint64 kFreshKeyWaitUs = 2000 * G_TIME_SPAN_MILLISECOND;
+static const gint64 kSourceStartTimeoutUs = 15 * G_TIME_SPAN_SECOND;
+
+struct Mount;
+
+struct Source final : RunnerOwner {
+  SourceConfig cfg;
+  std::string channel; /* = cfg.name */
+  Runner runner;
+  std::string device;  /* v4l2: the camera; "" for other sources */
+  guint capacity = 32; /* ring items (~1 s): raw video unless set otherwise */
+  /* prepared: runner.desc is complete (a camera is probed once it is
+   * there); up: the source delivered its first frame and its mounts are
+   * set up. A source that is not up at start is retried with the runner's
+   * backoff; its mounts answer 503 until it is up. */
+  bool prepared = false;
+  bool up = false;
+  std::string down_why; /* the last reason logged while not up */
+
+  bool runner_prepare (Runner &r, GError **error) noexcept override;
+  void runner_restarted (Runner &) noexcept override {}
+  void runner_down (Runner &r, const char *why,
+                    bool from_bus) noexcept override;
+  void runner_keyframe (Runner &) noexcept override {}
+};
+
+/* Plans source @cfg (a USAGE or MISSING error for a spec that cannot be
+ * served): the new source is not started. */
+std::unique_ptr<Source> source_new (const ServerEnv *env,
+                                    const SourceConfig &cfg, GError **error);
+/* Completes the source's pipeline once: a camera must be there (else a
+ * SOURCE error: waited for) and is probed (a device that cannot be opened
+ * is a MISSING error). */
+bool source_prepare (Source &s, GError **error) noexcept;
+/* Starts a source and waits for its first buffer (or its error). */
+bool source_start_and_wait (Source &s, GError **error) noexcept;
+
+/* One live media of a mount: the probes' user data, owned by the media
+ * (fanoutmedia.cpp). */
+struct MediaInfo {
+  Mount *mount;
+  GstRTSPMedia *media; /* not owned: valid until unprepared */
+  GstElement *ringsrc; /* owned */
+  bool live = true;    /* counted in Mount::live_medias (under its lock) */
+  /* The frame in the payloader is a keyframe (its streaming thread). */
+  bool frame_key = false;
+  /* Isolated: the sender this media is attached to (detached when the
+   * media unprepares or dies, whichever comes first). */
+  std::weak_ptr<Sender> sender;
+  /* Its reader saw the source end (EOS: the writer failed or ended): the
+   * media is dead, even once the source is back. Set by the streaming
+   * thread, read by client threads: release/acquire. */
+  std::atomic<bool> ended{ false };
+  bool retired = false; /* new clients get another media (Mount::lock) */
+};
+
+struct Join {
+  GstRTSPMedia *media;
+  gint64 play_us;
+};
+
+struct Mount final : RunnerOwner {
+  MountConfig cfg;
+  Source *source = nullptr;
+  Codec codec = Codec::H264; /* resolved */
+  Mode mode = Mode::Shared;
+  int max_clients = 0;
+  std::string ring; /* channel the medias read */
+  std::string media_launch;
+  Runner encoder; /* empty desc for copy mounts */
+  /* In the mount points: a reload that drops the mount unmounts it (new
+   * clients get 404), one that names it again remounts. Written on the
+   * server context, read by client threads (mount_unavailable_cb):
+   * relaxed, it orders nothing (the mount points have their own lock). */
+  std::atomic<bool> mounted{ true };
+  /* Isolated mounts: every client's own cursor on the payloaded frames.
+   * Shared with the medias (MediaInfo), which may outlive the mount. Set
+   * under lock by mount_complete. */
+  std::shared_ptr<Sender> sender;
+  GstRTSPMediaFactory *factory = nullptr; /* fanoutfactory.h */
+  /* Counters written by streaming threads, read by /metrics: relaxed, they
+   * order nothing. */
+  std::atomic<guint64> frames{ 0 }, bytes{ 0 }, keyframes{ 0 };
+  std::atomic<guint64> key_unit_requests{ 0 };
+  /* Keyframes out of the encoder (its writer's streaming thread),
+   * incremented under kf_lock, which orders it with kf_cond's waiters
+   * (wait_fresh_keyframe); relaxed loads elsewhere are counters. */
+  std::atomic<guint64> encoded_keyframes{ 0 };
+  std::mutex kf_lock;
+  std::condition_variable kf_cond;
+
+  std::mutex lock; /* protects everything below */
+  int clients = 0;
+  gint64 last_key_unit_us = 0;
+  guint64 kf_at_request = 0; /* encoded_keyframes when last requested */
+  GSource *deferred_key_unit = nullptr; /* a PLAY request waiting its turn */
+  std::vector<Join> pending;
+  guint64 join_bucket[kNumJoinBuckets + 1] = {};
+  guint64 join_count = 0;
+  double join_sum = 0.0;
+  /* The last kMaxRecentJoins joins, seconds: a ring (reserved once, never
+   * grown under the lock), recent_next the next slot. */
+  std::vector<double> recent_joins;
+  size_t recent_next = 0;
+  std::vector<MediaInfo *> medias; /* reserved: see media_prepared_cb */
+  guint64 drops_done = 0;          /* from medias gone */
+  /* Idle saving: medias from configure to unprepare; with none for the
+   * idle grace the encoder pipeline is paused (encoder_paused). */
+  int live_medias = 0;
+  GSource *idle_source = nullptr;
+  bool encoder_paused = false;
+  guint64 idle_pauses = 0;
+  /* Serialises the encoder's pause/resume decisions with their state
+   * changes, so that a resume never loses to a late pause. Taken before
+   * lock, never while calling into our callbacks. */
+  std::mutex encoder_state_lock;
+
+  bool runner_prepare (Runner &r, GError **error) noexcept override;
+  void runner_restarted (Runner &r) noexcept override;
+  void runner_down (Runner &r, const char *why,
+                    bool from_bus) noexcept override;
+  void runner_keyframe (Runner &r) noexcept override;
+};
+
+static const size_t kMaxRecentJoins = 1024;
+/* Medias one mount may have listed at once (a media that ended stays until
+ * its last client leaves; new clients get a new one). */
+static const size_t kMaxMedias = 64;
+
+/* A mount of @src (not complete: no codec or ring yet). */
+std::unique_ptr<Mount> mount_new (const ServerEnv *env, const MountConfig &cfg,
+                                  Source *src, Mode mode, int max_clients);
+/* Builds what the mount serves from what its source carries (it is up):
+ * codec, encoder, isolated delivery, then the factory's launch line, which
+ * makes the mount serve. Server context. */
+bool mount_complete (Mount &m, GError **error) noexcept;
+/* The mount serves: its source was up and the mount is complete (its ring
+ * and codec are known). Until then viewers are answered 503. Any thread. */
+bool mount_serving (Mount *m) noexcept;
+/* Stops the mount's timers, sender and encoder (server stop). */
+void mount_stop (Mount &m) noexcept;
+
+/* A join took @secs (PLAY to first keyframe out). With m->lock held. */
+void mount_record_join_locked (Mount *m, double secs) noexcept;
+/* A media of @m is being configured (a client thread): count it and, if
+ * the encoder was paused, resume it. */
+void mount_media_added (Mount *m, MediaInfo *mi) noexcept;
+/* A media of @m went away: with m->lock held; pauses the encoder after
+ * the idle grace when it was the last. */
+void mount_media_gone_locked (Mount *m) noexcept;
+
+/* For viewers outside gst-rtsp-server (WebRTC, HTTP: fanoutwhep.cpp), any
+ * thread: hold (true) keeps the mount's encoder running as a media does;
+ * release (false) lets it pause after the idle grace. */
+void mount_hold_encoder (Mount *m, bool hold) noexcept;
+
+/* The keyframe policy. Instant join: ask the mount's encoder for a
+ * keyframe now. For joining viewers (@bounded) at most once per key-unit
+ * interval: viewers joining together share one; a request within the
+ * interval after one that is already out is deferred to the interval's
+ * end. For a new media (its reader must start fresh) always. Any thread. */
+void mount_request_key_unit (Mount *m, bool bounded = true) noexcept;
+/* The mount's bound on forced keyframes (0: none). */
+gint64 mount_key_unit_interval_us (const Mount *m) noexcept;
+/* Isolated: the newest keyframe in the sender's ring is young enough for
+ * a joining client to start on (at most half the interval old). */
+bool mount_newest_keyframe_fresh (const Mount *m) noexcept;
+/* A new media of an encoding mount starts reading its ring at the newest
+ * keyframe: make that one fresh (requested now) and wait for it, at most
+ * kFreshKeyWaitUs. A client thread. */
+void mount_wait_fresh_keyframe (Mount *m) noexcept;
+
+} // namespace gstfanout

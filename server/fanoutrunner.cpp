@@ -1,0 +1,230 @@
+/* gst-fanout
+ * Copyright (C) 2026 the gst-fanout authors
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/* fanout-rtsp-server: restartable pipelines (fanoutrunner.h). */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "fanoutrunner.h"
+#include "fanoututil.h"
+
+#define GST_CAT_DEFAULT fanout_server_debug
+
+namespace gstfanout
+{
+
+static gboolean runner_bus_cb (GstBus *, GstMessage *msg,
+                               gpointer data) noexcept;
+
+static GstPadProbeReturn
+writer_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  auto *r = static_cast<Runner *> (data);
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
+      GstCaps *caps = nullptr;
+      gst_event_parse_caps (ev, &caps);
+      std::lock_guard<std::mutex> g (r->caps_lock);
+      gst_caps_replace (&r->caps, caps);
+    }
+    return GST_PAD_PROBE_OK;
+  }
+  bool key = true;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+    key = !GST_BUFFER_FLAG_IS_SET (GST_PAD_PROBE_INFO_BUFFER (info),
+                                   GST_BUFFER_FLAG_DELTA_UNIT);
+  if (key && r->owner)
+    r->owner->runner_keyframe (*r);
+  /* release: the caps stored above are visible to whoever sees true. */
+  if (!r->got_buffer.load (std::memory_order_relaxed))
+    r->got_buffer.store (true, std::memory_order_release);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Builds and starts the pipeline (no waiting). */
+bool
+runner_start (Runner &r, GError **error) noexcept
+{
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch_full (r.desc.c_str (), nullptr,
+                                         GST_PARSE_FLAG_FATAL_ERRORS, &err);
+  if (!p) {
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                 "%s: pipeline '%s' is not valid (%s): fix the description",
+                 r.label.c_str (), redact (r.desc).c_str (),
+                 redact (err ? err->message : "?").c_str ());
+    g_clear_error (&err);
+    return false;
+  }
+  r.set_pipeline (p);
+  r.got_buffer.store (false, std::memory_order_relaxed); /* no reader yet */
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
+  if (ring) {
+    GstPad *pad = gst_element_get_static_pad (ring, "sink");
+    gst_pad_add_probe (pad,
+                       (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                         | GST_PAD_PROBE_TYPE_BUFFER_LIST
+                                         | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                       writer_probe, &r, nullptr);
+    gst_object_unref (pad);
+    gst_object_unref (ring);
+  }
+  GstBus *bus = gst_element_get_bus (p);
+  r.bus_source = gst_bus_create_watch (bus);
+  g_source_set_callback (
+      r.bus_source, (GSourceFunc)(void (*) (void))runner_bus_cb, &r, nullptr);
+  g_source_attach (r.bus_source, r.env->context);
+  gst_object_unref (bus);
+  r.started_us = g_get_monotonic_time ();
+  if (gst_element_set_state (p, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE) {
+    /* The bus holds the reason; the caller reads it. */
+    GST_DEBUG_OBJECT (p, "%s: state change failed", r.label.c_str ());
+  }
+  return true;
+}
+
+void
+runner_stop (Runner &r) noexcept
+{
+  if (r.retry_source) {
+    g_source_destroy (r.retry_source);
+    g_source_unref (r.retry_source);
+    r.retry_source = nullptr;
+  }
+  if (r.bus_source) {
+    g_source_destroy (r.bus_source);
+    g_source_unref (r.bus_source);
+    r.bus_source = nullptr;
+  }
+  if (GstElement *p = r.pipeline) {
+    r.set_pipeline (nullptr);
+    gst_element_set_state (p, GST_STATE_NULL);
+    gst_object_unref (p);
+  }
+}
+
+static gboolean runner_retry_cb (gpointer data) noexcept;
+
+/* Arms the next attempt after the backoff (unless one is armed) and
+ * doubles the backoff. */
+void
+runner_schedule_retry (Runner &r) noexcept
+{
+  if (!r.retry_source) {
+    r.retry_source = g_timeout_source_new (r.backoff_ms);
+    g_source_set_callback (r.retry_source, runner_retry_cb, &r, nullptr);
+    g_source_attach (r.retry_source, r.env->context);
+  }
+  r.backoff_ms = MIN (r.backoff_ms * 2, kBackoffMaxMs);
+}
+
+void
+runner_log_retry (Runner &r, const char *why) noexcept
+{
+  log_line (r.env, "%s: %s; retrying in %.1f s", r.label.c_str (),
+            redact (why).c_str (), r.backoff_ms / 1000.0);
+}
+
+void
+runner_down (Runner &r, const char *why, bool from_bus) noexcept
+{
+  if (r.owner)
+    r.owner->runner_down (r, why, from_bus);
+  else
+    runner_log_retry (r, why);
+}
+
+static gboolean
+runner_retry_cb (gpointer data) noexcept
+{
+  auto *r = static_cast<Runner *> (data);
+  g_source_unref (r->retry_source);
+  r->retry_source = nullptr;
+  GError *err = nullptr;
+  r->restarts++;
+  bool ok = r->owner ? r->owner->runner_prepare (*r, &err) : true;
+  if (ok)
+    ok = runner_start (*r, &err);
+  if (!ok) {
+    runner_down (*r, err->message, false);
+    g_error_free (err);
+    runner_schedule_retry (*r);
+    return G_SOURCE_REMOVE;
+  }
+  if (r->owner)
+    r->owner->runner_restarted (*r);
+  return G_SOURCE_REMOVE;
+}
+
+/* The pipeline failed or ended: let its readers see EOS, stop it and try
+ * again after the backoff. */
+void
+runner_fail (Runner &r, const char *why) noexcept
+{
+  if (!r.pipeline)
+    return;
+  gint64 ran = g_get_monotonic_time () - r.started_us;
+  if (r.got_buffer.load (std::memory_order_acquire)
+      && ran > 10 * G_TIME_SPAN_SECOND)
+    r.backoff_ms = kBackoffMinMs;
+  runner_down (r, why, true);
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (r.pipeline), "ring");
+  if (ring) {
+    GstPad *pad = gst_element_get_static_pad (ring, "sink");
+    gst_pad_send_event (pad, gst_event_new_eos ());
+    gst_object_unref (pad);
+    gst_object_unref (ring);
+  }
+  GSource *keep_retry = r.retry_source;
+  r.retry_source = nullptr;
+  runner_stop (r);
+  r.retry_source = keep_retry;
+  runner_schedule_retry (r);
+}
+
+static gboolean
+runner_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
+{
+  auto *r = static_cast<Runner *> (data);
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ERROR: {
+    GError *err = nullptr;
+    gst_message_parse_error (msg, &err, nullptr);
+    gchar *why = g_strdup_printf ("failed: %s", err ? err->message : "?");
+    g_clear_error (&err);
+    runner_fail (*r, why);
+    g_free (why);
+    /* The bus source is gone with the pipeline. */
+    return G_SOURCE_REMOVE;
+  }
+  case GST_MESSAGE_EOS:
+    /* A file that played to its end is looped at once, not backed off. */
+    if (r->got_buffer.load (std::memory_order_acquire))
+      r->backoff_ms = kBackoffMinMs;
+    runner_fail (*r, "ended");
+    return G_SOURCE_REMOVE;
+  case GST_MESSAGE_WARNING: {
+    GError *err = nullptr;
+    gst_message_parse_warning (msg, &err, nullptr);
+    GST_WARNING_OBJECT (GST_MESSAGE_SRC (msg), "%s: %s", r->label.c_str (),
+                        err ? err->message : "?");
+    g_clear_error (&err);
+    break;
+  }
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+} // namespace gstfanout
