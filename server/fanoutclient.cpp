@@ -106,7 +106,7 @@ find_session_locked (Server *s, const std::string &id, Mount *m) noexcept
  * beyond --max-clients, or beyond this connection's share: 503. */
 static GstRTSPStatusCode
 check_capacity (ClientState *cs, Mount *m, bool new_session,
-                const GstRTSPContext *ctx) noexcept
+                const GstRTSPContext *ctx)
 {
   Server *s = cs->server;
   if (new_session) {
@@ -145,7 +145,7 @@ check_capacity (ClientState *cs, Mount *m, bool new_session,
  * URL opened another. A Digest header whose uri= is not the request's URL
  * is refused (401). */
 static GstRTSPStatusCode
-check_digest_uri (ClientState *cs, const GstRTSPContext *ctx) noexcept
+check_digest_uri (ClientState *cs, const GstRTSPContext *ctx)
 {
   if (cs->server->cfg.users.empty () || cs->server->cfg.basic || !ctx->request)
     return GST_RTSP_STS_OK;
@@ -177,8 +177,7 @@ check_digest_uri (ClientState *cs, const GstRTSPContext *ctx) noexcept
  * set up is answered as if there were no such session: knowing a session
  * id does not make one its owner. */
 static GstRTSPStatusCode
-check_owner (ClientState *cs, const GstRTSPContext *ctx,
-             const char *method) noexcept
+check_owner (ClientState *cs, const GstRTSPContext *ctx, const char *method)
 {
   /* (every request that can name a session comes here first) */
   if (check_digest_uri (cs, ctx) != GST_RTSP_STS_OK)
@@ -208,8 +207,8 @@ check_owner (ClientState *cs, const GstRTSPContext *ctx,
  * sessions it does not own (with drop-backlog, the default, unwatching
  * only drops a reference). */
 static GstRTSPFilterResult
-unwatch_foreign (GstRTSPClient *client, GstRTSPSession *session,
-                 gpointer data) noexcept
+unwatch_foreign_check (GstRTSPClient *client, GstRTSPSession *session,
+                       gpointer data)
 {
   auto *cs = static_cast<ClientState *> (data);
   std::string id = session_id (session);
@@ -222,6 +221,15 @@ unwatch_foreign (GstRTSPClient *client, GstRTSPSession *session,
   GST_DEBUG ("client %p stops watching session %s", (void *)client,
              id.c_str ());
   return GST_RTSP_FILTER_REMOVE;
+}
+
+static GstRTSPFilterResult
+unwatch_foreign (GstRTSPClient *client, GstRTSPSession *session,
+                 gpointer data) noexcept
+{
+  return guarded ("unwatch_foreign", GST_RTSP_FILTER_KEEP, [&] {
+    return unwatch_foreign_check (client, session, data);
+  });
 }
 
 /* The user name a request's Authorization header claims ("" if none). */
@@ -251,8 +259,8 @@ claimed_user (GstRTSPMessage *request)
 }
 
 static void
-send_message_cb (GstRTSPClient *client, GstRTSPContext *ctx,
-                 GstRTSPMessage *msg, gpointer) noexcept
+handle_send_message (GstRTSPClient *client, GstRTSPContext *ctx,
+                     GstRTSPMessage *msg, gpointer)
 {
   ClientState *cs = client_state (client);
   if (!cs)
@@ -283,8 +291,16 @@ send_message_cb (GstRTSPClient *client, GstRTSPContext *ctx,
             gst_rtsp_status_as_text (msg->type_data.response.code));
 }
 
+static void
+send_message_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                 GstRTSPMessage *msg, gpointer a3) noexcept
+{
+  guarded ("send_message_cb",
+           [&] { handle_send_message (client, ctx, msg, a3); });
+}
+
 static GstRTSPStatusCode
-pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+handle_pre_describe (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   if (cs && check_digest_uri (cs, ctx) != GST_RTSP_STS_OK)
@@ -305,7 +321,15 @@ pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 }
 
 static GstRTSPStatusCode
-pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                 gpointer a2) noexcept
+{
+  return guarded ("pre_describe_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
+                  [&] { return handle_pre_describe (client, ctx, a2); });
+}
+
+static GstRTSPStatusCode
+handle_pre_setup (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   if (!cs)
@@ -327,6 +351,13 @@ pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   return check_capacity (cs, m, ctx->session == nullptr, ctx);
 }
 
+static GstRTSPStatusCode
+pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
+{
+  return guarded ("pre_setup_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
+                  [&] { return handle_pre_setup (client, ctx, a2); });
+}
+
 /* Isolated encoding mount: this client's cursor starts on the newest
  * keyframe in the ring. One at most half the key-unit interval old will do
  * (a short burst, video that much behind live); else the one asked for at
@@ -334,7 +365,7 @@ pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
  * the rest of the interval. Only when the media plays already (the first
  * PLAY starts it; its frames come after). */
 static GstRTSPStatusCode
-pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+handle_pre_play (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   if (!cs)
@@ -371,38 +402,74 @@ pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 }
 
 static GstRTSPStatusCode
-pre_pause_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
+{
+  return guarded ("pre_play_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
+                  [&] { return handle_pre_play (client, ctx, a2); });
+}
+
+static GstRTSPStatusCode
+handle_pre_pause (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   return cs ? check_owner (cs, ctx, "PAUSE") : GST_RTSP_STS_OK;
 }
 
 static GstRTSPStatusCode
-pre_teardown_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+pre_pause_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
+{
+  return guarded ("pre_pause_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
+                  [&] { return handle_pre_pause (client, ctx, a2); });
+}
+
+static GstRTSPStatusCode
+handle_pre_teardown (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   return cs ? check_owner (cs, ctx, "TEARDOWN") : GST_RTSP_STS_OK;
 }
 
+static GstRTSPStatusCode
+pre_teardown_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                 gpointer a2) noexcept
+{
+  return guarded ("pre_teardown_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
+                  [&] { return handle_pre_teardown (client, ctx, a2); });
+}
+
 /* GET_PARAMETER and SET_PARAMETER with a Session header are keep-alives. */
 static GstRTSPStatusCode
-pre_get_parameter_cb (GstRTSPClient *client, GstRTSPContext *ctx,
-                      gpointer) noexcept
+handle_pre_get_parameter (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   return cs ? check_owner (cs, ctx, "GET_PARAMETER") : GST_RTSP_STS_OK;
 }
 
 static GstRTSPStatusCode
-pre_set_parameter_cb (GstRTSPClient *client, GstRTSPContext *ctx,
-                      gpointer) noexcept
+pre_get_parameter_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                      gpointer a2) noexcept
+{
+  return guarded ("pre_get_parameter_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
+                  [&] { return handle_pre_get_parameter (client, ctx, a2); });
+}
+
+static GstRTSPStatusCode
+handle_pre_set_parameter (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   return cs ? check_owner (cs, ctx, "SET_PARAMETER") : GST_RTSP_STS_OK;
 }
 
+static GstRTSPStatusCode
+pre_set_parameter_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                      gpointer a2) noexcept
+{
+  return guarded ("pre_set_parameter_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
+                  [&] { return handle_pre_set_parameter (client, ctx, a2); });
+}
+
 static void
-setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+handle_setup (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   if (!cs || !ctx->uri || !ctx->session)
@@ -438,12 +505,18 @@ setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
     mount_request_key_unit (m, true);
 }
 
+static void
+setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
+{
+  guarded ("setup_cb", [&] { handle_setup (client, ctx, a2); });
+}
+
 /* Isolated mount: this session's transport is served by the mount's sender
  * from now on, on its own cursor (the media's frames never reach
  * gst-rtsp-server's own fan-out: see pay_src_probe). */
 static bool
 isolated_play (Server *s, Mount *m, GstRTSPClient *client, GstRTSPContext *ctx,
-               const std::string &id, gint64 play_us) noexcept
+               const std::string &id, gint64 play_us)
 {
   if (!ctx->sessmedia || !ctx->session) {
     GST_WARNING_OBJECT (client, "isolated PLAY without a session");
@@ -483,7 +556,7 @@ isolated_play (Server *s, Mount *m, GstRTSPClient *client, GstRTSPContext *ctx,
 }
 
 static void
-play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+handle_play (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   if (!cs || !ctx->uri || !ctx->session)
@@ -518,9 +591,15 @@ play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
             ctx_user (ctx).c_str (), m->cfg.path.c_str (), trans.c_str ());
 }
 
+static void
+play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
+{
+  guarded ("play_cb", [&] { handle_play (client, ctx, a2); });
+}
+
 /* PAUSE: an isolated session's delivery stops until its next PLAY. */
 static void
-pause_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+handle_pause (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   if (!cs || !ctx->uri || !ctx->session)
@@ -539,10 +618,16 @@ pause_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   m->sender->remove (sc);
 }
 
+static void
+pause_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
+{
+  guarded ("pause_cb", [&] { handle_pause (client, ctx, a2); });
+}
+
 /* A session record ended (removed from Server::sessions): uncount it, end
  * its delivery and log it. No lock held. */
 static void
-session_leave (Server *s, SessionState &ss, const char *how) noexcept
+session_leave (Server *s, SessionState &ss, const char *how)
 {
   Mount *m = ss.mount;
   gint64 now = g_get_monotonic_time ();
@@ -570,8 +655,7 @@ session_leave (Server *s, SessionState &ss, const char *how) noexcept
 
 /* Ends the records of session @id: on @only, or on every mount. */
 static void
-sessions_end (Server *s, const std::string &id, Mount *only,
-              const char *how) noexcept
+sessions_end (Server *s, const std::string &id, Mount *only, const char *how)
 {
   std::vector<SessionState> gone;
   {
@@ -594,7 +678,7 @@ sessions_end (Server *s, const std::string &id, Mount *only,
 }
 
 static void
-teardown_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
+handle_teardown (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
   if (!cs || !ctx->session)
@@ -603,14 +687,20 @@ teardown_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
   sessions_end (cs->server, session_id (ctx->session), m, "left");
 }
 
+static void
+teardown_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
+{
+  guarded ("teardown_cb", [&] { handle_teardown (client, ctx, a2); });
+}
+
 /* Set while the server context expires sessions (pool_cleanup_cb). */
 static thread_local bool in_cleanup = false;
 
 /* A session left the pool: its TEARDOWN, its connection's close or its
  * timeout. */
-void
-session_removed_cb (GstRTSPSessionPool *, GstRTSPSession *session,
-                    gpointer data) noexcept
+static void
+handle_session_removed (GstRTSPSessionPool *, GstRTSPSession *session,
+                        gpointer data)
 {
   auto *s = static_cast<Server *> (data);
   std::string id = session_id (session);
@@ -629,9 +719,17 @@ session_removed_cb (GstRTSPSessionPool *, GstRTSPSession *session,
   s->owners.erase (id);
 }
 
+void
+session_removed_cb (GstRTSPSessionPool *a0, GstRTSPSession *session,
+                    gpointer data) noexcept
+{
+  guarded ("session_removed_cb",
+           [&] { handle_session_removed (a0, session, data); });
+}
+
 /* The session pool's watch: a session may have timed out. */
-gboolean
-pool_cleanup_cb (GstRTSPSessionPool *pool, gpointer) noexcept
+static gboolean
+handle_pool_cleanup (GstRTSPSessionPool *pool, gpointer)
 {
   in_cleanup = true;
   guint n = gst_rtsp_session_pool_cleanup (pool);
@@ -641,14 +739,21 @@ pool_cleanup_cb (GstRTSPSessionPool *pool, gpointer) noexcept
   return G_SOURCE_CONTINUE;
 }
 
+gboolean
+pool_cleanup_cb (GstRTSPSessionPool *pool, gpointer a1) noexcept
+{
+  return guarded ("pool_cleanup_cb", G_SOURCE_CONTINUE,
+                  [&] { return handle_pool_cleanup (pool, a1); });
+}
+
 /* Shared mode: gst-rtsp-server drops what a TCP client cannot take, but a
  * client that took nothing for ~30 s was never served again while its
  * session lived on, counted (issue 14.5). A connection whose kernel send
  * queue never shrank for kStallTimeoutUs (the client reads nothing, or
  * less than the stream) is closed: its sessions end with it. Isolated
  * clients resync by themselves (fanoutsender). Server context. */
-gboolean
-stall_check_cb (gpointer data) noexcept
+static gboolean
+handle_stall_check (gpointer data)
 {
   auto *s = static_cast<Server *> (data);
   gint64 now = g_get_monotonic_time ();
@@ -696,11 +801,17 @@ stall_check_cb (gpointer data) noexcept
   return G_SOURCE_CONTINUE;
 }
 
+gboolean
+stall_check_cb (gpointer data) noexcept
+{
+  return guarded ("stall_check_cb", G_SOURCE_CONTINUE,
+                  [&] { return handle_stall_check (data); });
+}
+
 /* gst-rtsp-server creates a session (its first SETUP): its timeout, and
  * this connection as its owner. */
 static void
-new_session_cb (GstRTSPClient *client, GstRTSPSession *session,
-                gpointer) noexcept
+handle_new_session (GstRTSPClient *client, GstRTSPSession *session, gpointer)
 {
   ClientState *cs = client_state (client);
   if (!cs)
@@ -710,10 +821,17 @@ new_session_cb (GstRTSPClient *client, GstRTSPSession *session,
   cs->server->owners[session_id (session)] = cs->id;
 }
 
+static void
+new_session_cb (GstRTSPClient *client, GstRTSPSession *session,
+                gpointer a2) noexcept
+{
+  guarded ("new_session_cb", [&] { handle_new_session (client, session, a2); });
+}
+
 /* The connection closed: its sessions end with it (gst-rtsp-server would
  * keep a UDP session until it times out, with no one left to control it). */
 static void
-closed_cb (GstRTSPClient *client, gpointer) noexcept
+handle_closed (GstRTSPClient *client, gpointer)
 {
   ClientState *cs = client_state (client);
   if (!cs)
@@ -751,14 +869,19 @@ closed_cb (GstRTSPClient *client, gpointer) noexcept
 }
 
 static void
+closed_cb (GstRTSPClient *client, gpointer a1) noexcept
+{
+  guarded ("closed_cb", [&] { handle_closed (client, a1); });
+}
+
+static void
 client_state_free (gpointer data) noexcept
 {
   delete static_cast<ClientState *> (data);
 }
 
-void
-client_connected_cb (GstRTSPServer *, GstRTSPClient *client,
-                     gpointer data) noexcept
+static void
+handle_client_connected (GstRTSPServer *, GstRTSPClient *client, gpointer data)
 {
   auto *s = static_cast<Server *> (data);
   auto *cs = new ClientState{ s, client };
@@ -813,6 +936,14 @@ client_connected_cb (GstRTSPServer *, GstRTSPClient *client,
   g_signal_connect (client, "send-message", G_CALLBACK (send_message_cb), s);
   g_signal_connect (client, "closed", G_CALLBACK (closed_cb), s);
   log_line (s, "client %s connected", cs->address.c_str ());
+}
+
+void
+client_connected_cb (GstRTSPServer *a0, GstRTSPClient *client,
+                     gpointer data) noexcept
+{
+  guarded ("client_connected_cb",
+           [&] { handle_client_connected (a0, client, data); });
 }
 
 /* DESCRIBE or SETUP of a mount whose source is not up: 503 Service

@@ -39,4 +39,54 @@ log_line (const ServerEnv *s, const char *fmt, ...)
   g_free (msg);
 }
 
+namespace
+{
+struct Invocation {
+  void (*fn) (gpointer);
+  gpointer data;
+  GMutex lock;
+  GCond cond;
+  bool done = false; /* under lock */
+};
+
+gboolean
+invoke_cb (gpointer p) noexcept
+{
+  auto *inv = static_cast<Invocation *> (p);
+  inv->fn (inv->data);
+  g_mutex_lock (&inv->lock);
+  inv->done = true;
+  g_cond_signal (&inv->cond);
+  g_mutex_unlock (&inv->lock);
+  return G_SOURCE_REMOVE;
+}
+} // namespace
+
+void
+run_on_context (const ServerEnv *env, void (*fn) (gpointer),
+                gpointer data) noexcept
+{
+  GMainContext *ctx = env ? env->context : nullptr;
+  if (!ctx || g_main_context_acquire (ctx)) {
+    fn (data);
+    if (ctx)
+      g_main_context_release (ctx);
+    return;
+  }
+  Invocation inv{ fn, data, {}, {} };
+  g_mutex_init (&inv.lock);
+  g_cond_init (&inv.cond);
+  GSource *src = g_idle_source_new ();
+  g_source_set_priority (src, G_PRIORITY_DEFAULT);
+  g_source_set_callback (src, invoke_cb, &inv, nullptr);
+  g_source_attach (src, ctx);
+  g_source_unref (src);
+  g_mutex_lock (&inv.lock);
+  while (!inv.done)
+    g_cond_wait (&inv.cond, &inv.lock);
+  g_mutex_unlock (&inv.lock);
+  g_mutex_clear (&inv.lock);
+  g_cond_clear (&inv.cond);
+}
+
 } // namespace gstfanout

@@ -15,6 +15,7 @@
 #endif
 
 #include "fanoutlaunch.h"
+#include "fanoutenv.h"
 #include "fanoututil.h"
 
 #include <cmath>
@@ -98,9 +99,9 @@ check_codec (Codec codec, const std::string &path, GError **error) noexcept
 static const char *const kTestSpecHelp
     = "use test, test:WxH or test:WxH@FPS, e.g. test:1280x720@30";
 
-bool
-source_plan (const SourceConfig &cfg, guint relay_latency_ms, SourcePlan *plan,
-             GError **error) noexcept
+static bool
+source_plan_unguarded (const SourceConfig &cfg, guint relay_latency_ms,
+                       SourcePlan *plan, GError **error)
 {
   const std::string &spec = cfg.spec;
   std::string *head = &plan->head;
@@ -196,6 +197,15 @@ source_plan (const SourceConfig &cfg, guint relay_latency_ms, SourcePlan *plan,
                "rtsp://HOST/PATH, a URI (file:///...) or launch:PIPELINE",
                redact (spec).c_str (), cfg.name.c_str ());
   return false;
+}
+
+bool
+source_plan (const SourceConfig &cfg, guint relay_latency_ms, SourcePlan *plan,
+             GError **error) noexcept
+{
+  return guarded_or_error ("source_plan", error, [&] {
+    return source_plan_unguarded (cfg, relay_latency_ms, plan, error);
+  });
 }
 
 /* The encoder of an encoding mount (named "enc") and its parser. */

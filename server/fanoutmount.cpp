@@ -51,8 +51,8 @@ source_new (const ServerEnv *env, const SourceConfig &cfg, GError **error)
   return src;
 }
 
-bool
-source_prepare (Source &s, GError **error) noexcept
+static bool
+source_prepare_unguarded (Source &s, GError **error)
 {
   if (s.prepared)
     return true;
@@ -76,14 +76,21 @@ source_prepare (Source &s, GError **error) noexcept
   return true;
 }
 
+bool
+source_prepare (Source &s, GError **error) noexcept
+{
+  return guarded_or_error ("source_prepare", error,
+                           [&] { return source_prepare_unguarded (s, error); });
+}
+
 /* Logs why the runner is down and when it tries again. A source that has
  * never been up says so in one line (its mounts answer 503 until it is up);
  * retries that fail the same way, or fail on the bus once that line is out,
  * go to the debug log (@from_bus: the pipeline posted the error). */
-void
-Source::runner_down (Runner &r, const char *why, bool from_bus) noexcept
+static void
+runner_down_unguarded (Source &self, Runner &r, const char *why, bool from_bus)
 {
-  Source *src = this;
+  Source *src = &self;
   if (!src->up) {
     if (src->down_why == why || (from_bus && !src->down_why.empty ())) {
       GST_INFO ("%s: %s; retrying in %.1f s", r.label.c_str (), why,
@@ -105,6 +112,13 @@ Source::runner_down (Runner &r, const char *why, bool from_bus) noexcept
     return;
   }
   runner_log_retry (r, why);
+}
+
+void
+Source::runner_down (Runner &r, const char *why, bool from_bus) noexcept
+{
+  guarded ("Source::runner_down",
+           [&] { runner_down_unguarded (*this, r, why, from_bus); });
 }
 
 /* A restart: logged (quietly while the source was never up), then the
@@ -130,8 +144,8 @@ Source::runner_prepare (Runner &r, GError **error) noexcept
 }
 
 /* Starts a source and waits for its first buffer (or its error). */
-bool
-source_start_and_wait (Source &s, GError **error) noexcept
+static bool
+source_start_and_wait_unguarded (Source &s, GError **error)
 {
   if (!runner_start (s.runner, error))
     return false;
@@ -187,6 +201,14 @@ source_start_and_wait (Source &s, GError **error) noexcept
                  s.cfg.name.c_str (), redact (s.cfg.spec).c_str (),
                  (int)(kSourceStartTimeoutUs / G_TIME_SPAN_SECOND));
   return ok;
+}
+
+bool
+source_start_and_wait (Source &s, GError **error) noexcept
+{
+  return guarded_or_error ("source_start_and_wait", error, [&] {
+    return source_start_and_wait_unguarded (s, error);
+  });
 }
 
 /* ------------------------------------------------------------------ */
@@ -450,8 +472,8 @@ sender_join_cb (gpointer data, double secs) noexcept
   mount_record_join_locked (m, secs);
 }
 
-bool
-mount_complete (Mount &m, GError **error) noexcept
+static bool
+mount_complete_unguarded (Mount &m, GError **error)
 {
   GstCaps *caps = m.source->runner.get_caps ();
   const GstStructure *st = caps && gst_caps_get_size (caps) > 0
@@ -548,6 +570,13 @@ mount_complete (Mount &m, GError **error) noexcept
    * media (the factory's lock orders them). */
   gst_rtsp_media_factory_set_launch (m.factory, m.media_launch.c_str ());
   return true;
+}
+
+bool
+mount_complete (Mount &m, GError **error) noexcept
+{
+  return guarded_or_error ("mount_complete", error,
+                           [&] { return mount_complete_unguarded (m, error); });
 }
 
 bool

@@ -51,8 +51,8 @@ writer_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
 }
 
 /* Builds and starts the pipeline (no waiting). */
-bool
-runner_start (Runner &r, GError **error) noexcept
+static bool
+runner_start_unguarded (Runner &r, GError **error)
 {
   GError *err = nullptr;
   GstElement *p = gst_parse_launch_full (r.desc.c_str (), nullptr,
@@ -93,6 +93,13 @@ runner_start (Runner &r, GError **error) noexcept
   return true;
 }
 
+bool
+runner_start (Runner &r, GError **error) noexcept
+{
+  return guarded_or_error ("runner_start", error,
+                           [&] { return runner_start_unguarded (r, error); });
+}
+
 void
 runner_stop (Runner &r) noexcept
 {
@@ -128,11 +135,17 @@ runner_schedule_retry (Runner &r) noexcept
   r.backoff_ms = MIN (r.backoff_ms * 2, kBackoffMaxMs);
 }
 
-void
-runner_log_retry (Runner &r, const char *why) noexcept
+static void
+runner_log_retry_unguarded (Runner &r, const char *why)
 {
   log_line (r.env, "%s: %s; retrying in %.1f s", r.label.c_str (),
             redact (why).c_str (), r.backoff_ms / 1000.0);
+}
+
+void
+runner_log_retry (Runner &r, const char *why) noexcept
+{
+  guarded ("runner_log_retry", [&] { runner_log_retry_unguarded (r, why); });
 }
 
 void

@@ -223,7 +223,7 @@ http_auth_cb (SoupAuthDomain *, SoupServerMessage *, const char *user,
 /* Every refused or failed HTTP request is logged: client, method, path,
  * user, status (what fail2ban reads). */
 static void
-http_finished_cb (SoupServer *, SoupServerMessage *msg, gpointer data) noexcept
+http_finished_cb_unguarded (SoupServer *, SoupServerMessage *msg, gpointer data)
 {
   auto *s = static_cast<Server *> (data);
   guint status = soup_server_message_get_status (msg);
@@ -255,7 +255,15 @@ http_finished_cb (SoupServer *, SoupServerMessage *msg, gpointer data) noexcept
 }
 
 static void
-log_mount (const Mount &m) noexcept
+http_finished_cb (SoupServer *a0, SoupServerMessage *msg,
+                  gpointer data) noexcept
+{
+  guarded ("http_finished_cb",
+           [&] { http_finished_cb_unguarded (a0, msg, data); });
+}
+
+static void
+log_mount_unguarded (const Mount &m)
 {
   if (m.source->up)
     log_line (m.encoder.env, "mount %s: source %s (%s), %s, %s",
@@ -267,6 +275,12 @@ log_mount (const Mount &m) noexcept
               "mount %s: source %s (%s) not up yet: 503 until it is",
               m.cfg.path.c_str (), m.source->cfg.name.c_str (),
               redact (m.source->cfg.spec).c_str ());
+}
+
+static void
+log_mount (const Mount &m) noexcept
+{
+  guarded ("log_mount", [&] { log_mount_unguarded (m); });
 }
 
 /* A source that was not up delivered its first frame: its mounts serve. */

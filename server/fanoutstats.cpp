@@ -27,6 +27,8 @@
 #include <functional>
 #include <map>
 
+#define GST_CAT_DEFAULT fanout_server_debug
+
 namespace gstfanout
 {
 
@@ -53,7 +55,7 @@ struct MountSnapshot {
 };
 
 static MountSnapshot
-snapshot (Mount &m) noexcept
+snapshot_unguarded (Mount &m)
 {
   MountSnapshot s{};
   std::vector<GstElement *> srcs;
@@ -82,6 +84,13 @@ snapshot (Mount &m) noexcept
   s.keyframes = m.keyframes.load (std::memory_order_relaxed);
   s.key_units = m.key_unit_requests.load (std::memory_order_relaxed);
   return s;
+}
+
+static MountSnapshot
+snapshot (Mount &m) noexcept
+{
+  return guarded ("snapshot", MountSnapshot{},
+                  [&] { return snapshot_unguarded (m); });
 }
 
 /* The integer fields of a writer's "stats" structure (fanoutsink: capacity,
@@ -303,51 +312,22 @@ metrics_text (Server *s)
   return r;
 }
 
-/* ------------------------------------------------------------------ */
-/* HTTP                                                                */
-
-void
-stats_http_cb (SoupServer *, SoupServerMessage *msg, const char *path,
-               GHashTable *, gpointer data) noexcept
+/* The /metrics body, or nullptr (out of memory). Server context. */
+static gchar *
+metrics_body (Server *s) noexcept
 {
-  auto *fs = static_cast<FanoutServer *> (data);
-  const char *method = soup_server_message_get_method (msg);
-  if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0) {
-    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
-                                    nullptr);
-    return;
+  try {
+    return g_strdup (metrics_text (s).c_str ());
+  } catch (const std::exception &e) {
+    GST_ERROR ("/metrics: %s", e.what ());
+    return nullptr;
   }
-  gchar *body = nullptr;
-  const char *type = nullptr;
-  if (g_str_equal (path, "/metrics")) {
-    body = fanout_server_get_metrics (fs);
-    type = "text/plain; version=0.0.4; charset=utf-8";
-  } else if (g_str_equal (path, "/stats")) {
-    body = fanout_server_get_stats_json (fs);
-    type = "application/json";
-  } else {
-    soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
-    return;
-  }
-  soup_server_message_set_response (msg, type, SOUP_MEMORY_TAKE, body,
-                                    strlen (body));
-  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
 }
 
-} // namespace gstfanout
-
-using namespace gstfanout;
-
-gchar *
-fanout_server_get_metrics (FanoutServer *fs)
+/* The /stats body. Server context. */
+static gchar *
+stats_json_unguarded (Server &s)
 {
-  return g_strdup (metrics_text (&fs->s).c_str ());
-}
-
-gchar *
-fanout_server_get_stats_json (FanoutServer *fs)
-{
-  Server &s = fs->s;
   JsonBuilder *b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "port");
@@ -462,4 +442,90 @@ fanout_server_get_stats_json (FanoutServer *fs)
   g_object_unref (gen);
   g_object_unref (b);
   return out;
+}
+
+/* The /stats body, or nullptr (out of memory). Server context. */
+static gchar *
+stats_json (Server &s) noexcept
+{
+  try {
+    return stats_json_unguarded (s);
+  } catch (const std::exception &e) {
+    GST_ERROR ("/stats: %s", e.what ());
+    return nullptr;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP                                                                */
+
+void
+stats_http_cb (SoupServer *, SoupServerMessage *msg, const char *path,
+               GHashTable *, gpointer data) noexcept
+{
+  auto *fs = static_cast<FanoutServer *> (data);
+  const char *method = soup_server_message_get_method (msg);
+  if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0) {
+    soup_server_message_set_status (msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+                                    nullptr);
+    return;
+  }
+  gchar *body = nullptr;
+  const char *type = nullptr;
+  if (g_str_equal (path, "/metrics")) {
+    body = metrics_body (&fs->s);
+    type = "text/plain; version=0.0.4; charset=utf-8";
+  } else if (g_str_equal (path, "/stats")) {
+    body = stats_json (fs->s);
+    type = "application/json";
+  } else {
+    soup_server_message_set_status (msg, SOUP_STATUS_NOT_FOUND, nullptr);
+    return;
+  }
+  if (!body) {
+    soup_server_message_set_status (msg, SOUP_STATUS_INTERNAL_SERVER_ERROR,
+                                    nullptr);
+    return;
+  }
+  soup_server_message_set_response (msg, type, SOUP_MEMORY_TAKE, body,
+                                    strlen (body));
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+}
+
+} // namespace gstfanout
+
+using namespace gstfanout;
+
+namespace
+{
+struct Body {
+  FanoutServer *fs;
+  bool json;
+  gchar *out = nullptr;
+};
+
+void
+make_body (gpointer data) noexcept
+{
+  auto *b = static_cast<Body *> (data);
+  b->out = b->json ? stats_json (b->fs->s) : metrics_body (&b->fs->s);
+}
+} // namespace
+
+/* Built on the server's context (run_on_context), where the state they
+ * read is written. */
+gchar *
+fanout_server_get_metrics (FanoutServer *fs)
+{
+  Body b{ fs, false };
+  run_on_context (&fs->s, make_body, &b);
+  return b.out ? b.out : g_strdup ("");
+}
+
+gchar *
+fanout_server_get_stats_json (FanoutServer *fs)
+{
+  Body b{ fs, true };
+  run_on_context (&fs->s, make_body, &b);
+  return b.out ? b.out : g_strdup ("{}");
 }
