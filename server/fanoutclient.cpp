@@ -389,15 +389,14 @@ handle_pre_play (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
       gst_rtsp_session_media_get_media (ctx->sessmedia), 0);
   /* Blocking: the media holds its first frame until this PLAY. */
   if (!stream || gst_rtsp_stream_is_blocking (stream)
-      || mount_newest_keyframe_fresh (m))
+      || m->keys.published_fresh ())
     return GST_RTSP_STS_OK;
-  if (m->sender->keyframes () > mark) {
+  if (m->keys.n_published () > mark) {
     /* The one asked for at SETUP came and is old now (a slow PLAY). */
-    mark = m->sender->keyframes ();
-    mount_request_key_unit (m, true);
+    mark = m->keys.n_published ();
+    m->keys.request (true);
   }
-  m->sender->wait_keyframe_after (mark, mount_key_unit_interval_us (m)
-                                            + kKeyUnitWaitUs);
+  m->keys.wait_published_after (mark, m->keys.interval_us () + kKeyUnitWaitUs);
   return GST_RTSP_STS_OK;
 }
 
@@ -483,7 +482,7 @@ handle_setup (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
   /* Isolated: this client's cursor will start at a fresh keyframe: the
    * newest one if it is young, else one asked for now (within the mount's
    * bound), so that it is in the ring by its PLAY. */
-  guint64 mark = isolated_enc ? m->sender->keyframes () : 0;
+  guint64 mark = isolated_enc ? m->keys.n_published () : 0;
   bool count = false;
   {
     std::lock_guard<std::mutex> g (s->lock);
@@ -501,8 +500,8 @@ handle_setup (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
     std::lock_guard<std::mutex> g (m->lock);
     m->clients++;
   }
-  if (isolated_enc && !mount_newest_keyframe_fresh (m))
-    mount_request_key_unit (m, true);
+  if (isolated_enc && !m->keys.published_fresh ())
+    m->keys.request (true);
 }
 
 static void
@@ -586,7 +585,7 @@ handle_play (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
     }
   }
   if (!isolated)
-    mount_request_key_unit (m, true);
+    m->keys.request (true);
   log_line (s, "client %s (user %s) playing %s over %s", cs->address.c_str (),
             ctx_user (ctx).c_str (), m->cfg.path.c_str (), trans.c_str ());
 }

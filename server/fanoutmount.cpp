@@ -218,12 +218,11 @@ std::unique_ptr<Mount>
 mount_new (const ServerEnv *env, const MountConfig &cfg, Source *src, Mode mode,
            int max_clients)
 {
-  auto m = std::make_unique<Mount> ();
+  auto m = std::make_unique<Mount> (env);
   m->cfg = cfg;
   m->source = src;
   m->mode = mode;
   m->max_clients = max_clients;
-  m->encoder.env = env;
   m->encoder.owner = m.get ();
   m->encoder.label = "mount " + cfg.path;
   /* Filled on streaming threads under the lock: never grown there. */
@@ -248,11 +247,7 @@ Mount::runner_down (Runner &r, const char *why, bool) noexcept
 void
 Mount::runner_keyframe (Runner &) noexcept
 {
-  {
-    std::lock_guard<std::mutex> g (kf_lock);
-    encoded_keyframes.fetch_add (1, std::memory_order_relaxed); /* locked */
-  }
-  kf_cond.notify_all ();
+  keys.encoded ();
 }
 
 void
@@ -362,75 +357,10 @@ mount_media_gone_locked (Mount *m) noexcept
   encoder_arm_idle_locked (m);
 }
 
-/* The mount's bound on forced keyframes (0: none), and the oldest keyframe
- * a joining isolated client starts on instead of asking for one: half of
- * it. */
-gint64
-mount_key_unit_interval_us (const Mount *m) noexcept
-{
-  return (gint64)m->encoder.env->cfg.key_unit_interval_ms
-         * G_TIME_SPAN_MILLISECOND;
-}
-
-bool
-mount_newest_keyframe_fresh (const Mount *m) noexcept
-{
-  return m->sender->newest_keyframe_age_us ()
-         <= mount_key_unit_interval_us (m) / 2;
-}
-
-static gboolean
-deferred_key_unit_cb (gpointer data) noexcept
-{
-  auto *m = static_cast<Mount *> (data);
-  {
-    std::lock_guard<std::mutex> g (m->lock);
-    g_source_unref (m->deferred_key_unit);
-    m->deferred_key_unit = nullptr;
-    m->last_key_unit_us = g_get_monotonic_time ();
-  }
-  mount_request_key_unit (m, false);
-  return G_SOURCE_REMOVE;
-}
-
 void
-mount_request_key_unit (Mount *m, bool bounded) noexcept
+mount_request_key_unit (Mount *m) noexcept
 {
-  const gint64 interval = mount_key_unit_interval_us (m);
-  ObjRef<GstElement> pipeline (m->encoder.ref_pipeline ());
-  if (!pipeline)
-    return;
-  gint64 now = g_get_monotonic_time ();
-  {
-    std::lock_guard<std::mutex> g (m->lock);
-    if (bounded) {
-      if (m->last_key_unit_us && now - m->last_key_unit_us < interval) {
-        /* One was asked for less than an interval ago. Still to come: this
-         * client shares it. Already out: ask again when the interval is
-         * over (clients joining until then share that one). */
-        guint64 kf = m->encoded_keyframes.load (std::memory_order_relaxed);
-        if (kf > m->kf_at_request && !m->deferred_key_unit) {
-          gint64 wait_ms = (m->last_key_unit_us + interval - now) / 1000 + 1;
-          m->deferred_key_unit = g_timeout_source_new ((guint)wait_ms);
-          g_source_set_callback (m->deferred_key_unit, deferred_key_unit_cb, m,
-                                 nullptr);
-          g_source_attach (m->deferred_key_unit, m->encoder.env->context);
-        }
-        return;
-      }
-      m->last_key_unit_us = now;
-    }
-    m->kf_at_request = m->encoded_keyframes.load (std::memory_order_relaxed);
-  }
-  GstElement *enc = gst_bin_get_by_name (GST_BIN (pipeline.get ()), "enc");
-  if (!enc)
-    return;
-  GstPad *pad = gst_element_get_static_pad (enc, "src");
-  m->key_unit_requests.fetch_add (1, std::memory_order_relaxed); /* counter */
-  gst_pad_send_event (pad, gst_video_event_new_upstream_force_key_unit (
-                               GST_CLOCK_TIME_NONE, TRUE, 0));
-  gst_object_unref (pad);
-  gst_object_unref (enc);
+  m->keys.request (true);
 }
 
 void
@@ -438,17 +368,8 @@ mount_wait_fresh_keyframe (Mount *m) noexcept
 {
   if (m->encoder.desc.empty ())
     return;
-  mount_request_key_unit (m, false);
-  guint64 mark;
-  {
-    std::lock_guard<std::mutex> g (m->lock);
-    mark = m->kf_at_request;
-  }
-  std::unique_lock<std::mutex> lk (m->kf_lock);
-  m->kf_cond.wait_for (
-      lk, std::chrono::microseconds (kFreshKeyWaitUs), [m, mark] {
-        return m->encoded_keyframes.load (std::memory_order_relaxed) > mark;
-      });
+  guint64 mark = m->keys.request (false);
+  m->keys.wait_encoded_after (mark, kFreshKeyWaitUs);
 }
 
 /* Viewers outside gst-rtsp-server (fanoutwhep.cpp) count as medias. */
@@ -553,7 +474,8 @@ mount_complete_unguarded (Mount &m, GError **error)
     guint cap = m.encoder.desc.empty () ? m.source->capacity
                                         : mount_ring_capacity (m.cfg, src_fps);
     std::string why;
-    auto sender = Sender::create (m.cfg.path, cap, sender_join_cb, &m, &why);
+    auto sender
+        = Sender::create (m.cfg.path, cap, &m.keys, sender_join_cb, &m, &why);
     if (!sender) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                    "mount %s: cannot start isolated delivery (%s): use "
@@ -593,17 +515,16 @@ mount_serving (Mount *m) noexcept
 void
 mount_stop (Mount &m) noexcept
 {
-  GSource *d = nullptr, *idle = nullptr;
+  GSource *idle = nullptr;
   {
     std::lock_guard<std::mutex> g (m.lock);
-    d = std::exchange (m.deferred_key_unit, nullptr);
     idle = std::exchange (m.idle_source, nullptr);
   }
-  for (GSource *src : { d, idle })
-    if (src) {
-      g_source_destroy (src);
-      g_source_unref (src);
-    }
+  if (idle) {
+    g_source_destroy (idle);
+    g_source_unref (idle);
+  }
+  m.keys.stop ();
   if (m.sender)
     m.sender->stop ();
   runner_stop (m.encoder);

@@ -22,6 +22,7 @@
 
 #include "fanoutconfig.h"
 #include "fanoutenv.h"
+#include "fanoutkeyunits.h"
 #include "fanoutrunner.h"
 #include "fanoutsender.h"
 
@@ -108,6 +109,12 @@ struct Join {
 };
 
 struct Mount final : RunnerOwner {
+  explicit Mount (const ServerEnv *env) noexcept
+      : keys (&encoder, env->cfg.key_unit_interval_ms)
+  {
+    encoder.env = env;
+  }
+
   MountConfig cfg;
   Source *source = nullptr;
   Codec codec = Codec::H264; /* resolved */
@@ -116,6 +123,9 @@ struct Mount final : RunnerOwner {
   std::string ring; /* channel the medias read */
   std::string media_launch;
   Runner encoder; /* empty desc for copy mounts */
+  /* The mount's keyframe authority: requests to the encoder, keyframes
+   * encoded and published, the waits for them (fanoutkeyunits.h). */
+  KeyUnits keys;
   /* In the mount points: a reload that drops the mount unmounts it (new
    * clients get 404), one that names it again remounts. Written on the
    * server context, read by client threads (mount_unavailable_cb):
@@ -129,19 +139,9 @@ struct Mount final : RunnerOwner {
   /* Counters written by streaming threads, read by /metrics: relaxed, they
    * order nothing. */
   std::atomic<guint64> frames{ 0 }, bytes{ 0 }, keyframes{ 0 };
-  std::atomic<guint64> key_unit_requests{ 0 };
-  /* Keyframes out of the encoder (its writer's streaming thread),
-   * incremented under kf_lock, which orders it with kf_cond's waiters
-   * (wait_fresh_keyframe); relaxed loads elsewhere are counters. */
-  std::atomic<guint64> encoded_keyframes{ 0 };
-  std::mutex kf_lock;
-  std::condition_variable kf_cond;
 
   std::mutex lock; /* protects everything below */
   int clients = 0;
-  gint64 last_key_unit_us = 0;
-  guint64 kf_at_request = 0; /* encoded_keyframes when last requested */
-  GSource *deferred_key_unit = nullptr; /* a PLAY request waiting its turn */
   std::vector<Join> pending;
   guint64 join_bucket[kNumJoinBuckets + 1] = {};
   guint64 join_count = 0;
@@ -202,17 +202,9 @@ void mount_media_gone_locked (Mount *m) noexcept;
  * release (false) lets it pause after the idle grace. */
 void mount_hold_encoder (Mount *m, bool hold) noexcept;
 
-/* The keyframe policy. Instant join: ask the mount's encoder for a
- * keyframe now. For joining viewers (@bounded) at most once per key-unit
- * interval: viewers joining together share one; a request within the
- * interval after one that is already out is deferred to the interval's
- * end. For a new media (its reader must start fresh) always. Any thread. */
-void mount_request_key_unit (Mount *m, bool bounded = true) noexcept;
-/* The mount's bound on forced keyframes (0: none). */
-gint64 mount_key_unit_interval_us (const Mount *m) noexcept;
-/* Isolated: the newest keyframe in the sender's ring is young enough for
- * a joining client to start on (at most half the interval old). */
-bool mount_newest_keyframe_fresh (const Mount *m) noexcept;
+/* A viewer needs a keyframe (join, PLI/FIR): the mount's keyframe policy
+ * (KeyUnits::request, bounded). Any thread. */
+void mount_request_key_unit (Mount *m) noexcept;
 /* A new media of an encoding mount starts reading its ring at the newest
  * keyframe: make that one fresh (requested now) and wait for it, at most
  * kFreshKeyWaitUs. A client thread. */

@@ -58,8 +58,8 @@ SenderClient::~SenderClient ()
 }
 
 std::unique_ptr<Sender>
-Sender::create (const std::string &name, gsize capacity, JoinFunc on_join,
-                gpointer data, std::string *error) noexcept
+Sender::create (const std::string &name, gsize capacity, KeyUnits *keys,
+                JoinFunc on_join, gpointer data, std::string *error) noexcept
 {
   if (!fanout_sender_debug)
     GST_DEBUG_CATEGORY_INIT (fanout_sender_debug, "fanoutsender", 0,
@@ -69,7 +69,12 @@ Sender::create (const std::string &name, gsize capacity, JoinFunc on_join,
     *error = "out of memory";
     return nullptr;
   }
-  s->name_ = name;
+  try {
+    s->name_ = name;
+  } catch (const std::bad_alloc &) {
+    return nullptr; /* (*error stays empty: out of memory) */
+  }
+  s->keys_ = keys;
   s->on_join_ = on_join;
   s->join_data_ = data;
   s->writer_ = RingWriter::create (capacity, error);
@@ -129,7 +134,7 @@ Sender::set_source_locked (gconstpointer media) noexcept
     std::this_thread::yield ();
   if (source_ != media) {
     writer_->reset ();
-    newest_key_us_.store (0, std::memory_order_relaxed);
+    keys_->published_reset ();
     source_ = media;
   }
   writing_.store (false, std::memory_order_release);
@@ -181,42 +186,12 @@ Sender::push (gconstpointer media, GstBufferList *list, bool key) noexcept
     gint64 now = g_get_monotonic_time ();
     writer_->push (GST_MINI_OBJECT_CAST (gst_buffer_list_ref (list)),
                    key ? ITEM_SYNC : 0u, (GstClockTime)now * GST_USECOND);
+    writing_.store (false, std::memory_order_release);
     if (key)
-      newest_key_us_.store (now, std::memory_order_relaxed);
-  } else {
-    key = false;
+      keys_->published (now);
+    return;
   }
   writing_.store (false, std::memory_order_release);
-  if (key) {
-    {
-      std::lock_guard<std::mutex> g (kf_lock_);
-      keyframes_.fetch_add (1, std::memory_order_relaxed); /* under lock */
-    }
-    kf_cond_.notify_all ();
-  }
-}
-
-guint64
-Sender::keyframes () const noexcept
-{
-  return keyframes_.load (std::memory_order_relaxed);
-}
-
-bool
-Sender::wait_keyframe_after (guint64 mark, gint64 timeout_us) noexcept
-{
-  std::unique_lock<std::mutex> lk (kf_lock_);
-  return kf_cond_.wait_for (
-      lk, std::chrono::microseconds (timeout_us), [this, mark] {
-        return keyframes_.load (std::memory_order_relaxed) > mark;
-      });
-}
-
-gint64
-Sender::newest_keyframe_age_us () const noexcept
-{
-  gint64 t = newest_key_us_.load (std::memory_order_relaxed);
-  return t ? g_get_monotonic_time () - t : G_MAXINT64;
 }
 
 /* A TCP client wrote out a frame it had queued: serve it again. */

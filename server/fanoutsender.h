@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "fanoutkeyunits.h"
 #include "ring.h"
 
 namespace gstfanout
@@ -86,9 +87,11 @@ public:
 
   /* Returns nullptr and sets @error when the ring or thread cannot be
    * made. */
+  /* Every keyframe published is told to @keys (the mount's authority,
+   * which outlives the sender's thread: stop () before it goes). */
   static std::unique_ptr<Sender> create (const std::string &name,
-                                         gsize capacity, JoinFunc on_join,
-                                         gpointer data,
+                                         gsize capacity, KeyUnits *keys,
+                                         JoinFunc on_join, gpointer data,
                                          std::string *error) noexcept;
   ~Sender ();
   Sender (const Sender &) = delete;
@@ -104,14 +107,6 @@ public:
   /* A frame of @media's payloader (transfer none): published when @media
    * is the current source. Its streaming thread. */
   void push (gconstpointer media, GstBufferList *list, bool key) noexcept;
-
-  /* Keyframes published so far, and a wait (at most @timeout_us) for one
-   * after @mark. Any thread. */
-  guint64 keyframes () const noexcept;
-  bool wait_keyframe_after (guint64 mark, gint64 timeout_us) noexcept;
-  /* How long ago (monotonic µs) the newest keyframe was published,
-   * G_MAXINT64 when none was. Any thread. */
-  gint64 newest_keyframe_age_us () const noexcept;
 
   /* Starts delivery to @trans at the newest keyframe in the ring (or the
    * next one). nullptr when the transport cannot be served here (the
@@ -159,12 +154,7 @@ private:
   std::mutex source_lock_;
   std::vector<gconstpointer> medias_;
 
-  std::atomic<guint64> keyframes_{ 0 };
-  /* Monotonic time of the newest keyframe's push (0: none yet): written by
-   * the writer, read as a plain value elsewhere (relaxed). */
-  std::atomic<gint64> newest_key_us_{ 0 };
-  std::mutex kf_lock_; /* orders keyframes_ with kf_cond_'s waiters */
-  std::condition_variable kf_cond_;
+  KeyUnits *keys_ = nullptr; /* the mount's (not owned) */
 
   mutable std::mutex lock_; /* protects clients_ and drops_done_ */
   std::vector<std::shared_ptr<SenderClient>> clients_;

@@ -82,7 +82,7 @@ snapshot_unguarded (Mount &m)
   s.frames = m.frames.load (std::memory_order_relaxed);
   s.bytes = m.bytes.load (std::memory_order_relaxed);
   s.keyframes = m.keyframes.load (std::memory_order_relaxed);
-  s.key_units = m.key_unit_requests.load (std::memory_order_relaxed);
+  s.key_units = m.keys.n_requests ();
   return s;
 }
 
