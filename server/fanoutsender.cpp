@@ -149,8 +149,8 @@ Sender::attach (gconstpointer media) noexcept
   try {
     medias_.push_back (media);
   } catch (const std::bad_alloc &) {
-    GST_WARNING ("%s: out of memory, media %p not served", name_.c_str (),
-                 media);
+    GST_WARNING_OBJECT (media, "%s: out of memory, media %p not served",
+                        name_.c_str (), media);
     return;
   }
   if (medias_.size () == 1)
@@ -224,8 +224,10 @@ Sender::add (GstRTSPClient *client, GstRTSPSession *session,
                            ? g_inet_address_new_from_string (t->destination)
                            : nullptr;
     if (!ia) {
-      GST_WARNING ("%s: UDP client without a destination address",
-                   name_.c_str ());
+      GST_WARNING_OBJECT (client,
+                          "%s: UDP client without a destination "
+                          "address",
+                          name_.c_str ());
       return nullptr;
     }
     GstRTSPStream *stream = gst_rtsp_stream_transport_get_stream (trans);
@@ -240,7 +242,8 @@ Sender::add (GstRTSPClient *client, GstRTSPSession *session,
                                              nullptr);
     g_object_unref (dest);
     if (!ok) {
-      GST_WARNING ("%s: no RTP socket for %s", name_.c_str (), t->destination);
+      GST_WARNING_OBJECT (client, "%s: no RTP socket for %s", name_.c_str (),
+                          t->destination);
       return nullptr;
     }
     c->dest_len = (socklen_t)len;
@@ -307,13 +310,6 @@ Sender::drops () const noexcept
   for (auto &c : clients_)
     n += c->drops ();
   return n;
-}
-
-guint
-Sender::n_clients () const noexcept
-{
-  std::lock_guard<std::mutex> g (lock_);
-  return (guint)clients_.size ();
 }
 
 /* One sendmmsg per up to kMsgs packets of @list to @c's RTP port. It never

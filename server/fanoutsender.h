@@ -122,7 +122,6 @@ public:
 
   /* Frames skipped by lapped clients, gone ones included. */
   guint64 drops () const noexcept;
-  guint n_clients () const noexcept;
 
   /* Stops the thread and lets every client go (server stop). */
   void stop () noexcept;
