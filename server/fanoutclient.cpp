@@ -407,64 +407,21 @@ pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
                   [&] { return handle_pre_play (client, ctx, a2); });
 }
 
-static GstRTSPStatusCode
-handle_pre_pause (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
-{
-  ClientState *cs = client_state (client);
-  return cs ? check_owner (cs, ctx, "PAUSE") : GST_RTSP_STS_OK;
-}
+/* PAUSE, TEARDOWN, GET_PARAMETER and SET_PARAMETER (with a Session header
+ * the last two are keep-alives): only the session's own connection may
+ * name a session. */
+static constexpr char kPause[] = "PAUSE", kTeardown[] = "TEARDOWN",
+                      kGetParameter[] = "GET_PARAMETER",
+                      kSetParameter[] = "SET_PARAMETER";
 
+template <const char *Method>
 static GstRTSPStatusCode
-pre_pause_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
+pre_owned_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer) noexcept
 {
-  return guarded ("pre_pause_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
-                  [&] { return handle_pre_pause (client, ctx, a2); });
-}
-
-static GstRTSPStatusCode
-handle_pre_teardown (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
-{
-  ClientState *cs = client_state (client);
-  return cs ? check_owner (cs, ctx, "TEARDOWN") : GST_RTSP_STS_OK;
-}
-
-static GstRTSPStatusCode
-pre_teardown_cb (GstRTSPClient *client, GstRTSPContext *ctx,
-                 gpointer a2) noexcept
-{
-  return guarded ("pre_teardown_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
-                  [&] { return handle_pre_teardown (client, ctx, a2); });
-}
-
-/* GET_PARAMETER and SET_PARAMETER with a Session header are keep-alives. */
-static GstRTSPStatusCode
-handle_pre_get_parameter (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
-{
-  ClientState *cs = client_state (client);
-  return cs ? check_owner (cs, ctx, "GET_PARAMETER") : GST_RTSP_STS_OK;
-}
-
-static GstRTSPStatusCode
-pre_get_parameter_cb (GstRTSPClient *client, GstRTSPContext *ctx,
-                      gpointer a2) noexcept
-{
-  return guarded ("pre_get_parameter_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
-                  [&] { return handle_pre_get_parameter (client, ctx, a2); });
-}
-
-static GstRTSPStatusCode
-handle_pre_set_parameter (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
-{
-  ClientState *cs = client_state (client);
-  return cs ? check_owner (cs, ctx, "SET_PARAMETER") : GST_RTSP_STS_OK;
-}
-
-static GstRTSPStatusCode
-pre_set_parameter_cb (GstRTSPClient *client, GstRTSPContext *ctx,
-                      gpointer a2) noexcept
-{
-  return guarded ("pre_set_parameter_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
-                  [&] { return handle_pre_set_parameter (client, ctx, a2); });
+  return guarded (Method, GST_RTSP_STS_SERVICE_UNAVAILABLE, [&] {
+    ClientState *cs = client_state (client);
+    return cs ? check_owner (cs, ctx, Method) : GST_RTSP_STS_OK;
+  });
 }
 
 static void
@@ -920,13 +877,14 @@ handle_client_connected (GstRTSPServer *, GstRTSPClient *client, gpointer data)
                     G_CALLBACK (pre_describe_cb), s);
   g_signal_connect (client, "pre-setup-request", G_CALLBACK (pre_setup_cb), s);
   g_signal_connect (client, "pre-play-request", G_CALLBACK (pre_play_cb), s);
-  g_signal_connect (client, "pre-pause-request", G_CALLBACK (pre_pause_cb), s);
+  g_signal_connect (client, "pre-pause-request",
+                    G_CALLBACK (pre_owned_cb<kPause>), s);
   g_signal_connect (client, "pre-teardown-request",
-                    G_CALLBACK (pre_teardown_cb), s);
+                    G_CALLBACK (pre_owned_cb<kTeardown>), s);
   g_signal_connect (client, "pre-get-parameter-request",
-                    G_CALLBACK (pre_get_parameter_cb), s);
+                    G_CALLBACK (pre_owned_cb<kGetParameter>), s);
   g_signal_connect (client, "pre-set-parameter-request",
-                    G_CALLBACK (pre_set_parameter_cb), s);
+                    G_CALLBACK (pre_owned_cb<kSetParameter>), s);
   g_signal_connect (client, "new-session", G_CALLBACK (new_session_cb), s);
   g_signal_connect (client, "setup-request", G_CALLBACK (setup_cb), s);
   g_signal_connect (client, "play-request", G_CALLBACK (play_cb), s);

@@ -15,11 +15,14 @@
  * packet with the marker bit, and the frames expected in a window are the
  * RTP timestamp span / (90000 / FPS) + 1, as the server tests count them.
  *
- *   rtsp-load HOST PORT PATH N udp|tcp SECONDS [FPS]
+ *   rtsp-load HOST PORT PATH N udp|tcp SECONDS [FPS [START_SECONDS]]
  *
- * Prints "ready N" once every session plays (or "failed K" for those that
- * did not), then, after SECONDS of counting, one line per session:
- * "client I frames F expected E packets P".
+ * Sessions are started one after the other, all within START_SECONDS (120
+ * by default; each request waits at most what is left of it, at most 30 s):
+ * a server that stops answering fails the sessions left instead of holding
+ * the run. Prints "ready N" once the sessions that could start play (and
+ * "failed K" for those that did not), then, after SECONDS of counting, one line
+ * per session: "client I frames F expected E packets P".
  */
 
 #define _GNU_SOURCE /* strcasestr, memmem, recvmmsg */
@@ -150,13 +153,20 @@ bind_pair (Session *s, int *port)
 
 static int
 start_session (Session *s, const char *host, int port, const char *path,
-               int tcp)
+               int tcp, double timeout)
 {
   static char resp[65536];
   char req[1024], url[512], session[256] = "", *p;
   struct sockaddr_in a;
-  struct timeval tv = { 30, 0 };
+  struct timeval tv;
   int one = 1, st, cport = 0;
+
+  if (timeout > 30.0)
+    timeout = 30.0;
+  tv.tv_sec = (time_t)timeout;
+  tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
+  if (tv.tv_sec == 0 && tv.tv_usec < 1000)
+    tv.tv_usec = 1000;
 
   s->rtp = s->rtcp = -1;
   s->rtsp = socket (AF_INET, SOCK_STREAM, 0);
@@ -165,6 +175,8 @@ start_session (Session *s, const char *host, int port, const char *path,
   a.sin_port = htons ((uint16_t)port);
   inet_pton (AF_INET, host, &a.sin_addr);
   setsockopt (s->rtsp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof (tv));
+  /* (bounds connect () and a send into a full buffer too) */
+  setsockopt (s->rtsp, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof (tv));
   setsockopt (s->rtsp, IPPROTO_TCP, TCP_NODELAY, &one, sizeof (one));
   if (connect (s->rtsp, (struct sockaddr *)&a, sizeof (a)) < 0)
     return -1;
@@ -291,13 +303,13 @@ main (int argc, char **argv)
 {
   const char *host, *path;
   int port, n, tcp, i, ep, failed = 0, fps;
-  double secs, end;
+  double secs, end, start_secs, start_deadline;
   Session *ss;
   struct epoll_event ev, evs[256];
 
   if (argc < 7) {
     fprintf (stderr, "usage: rtsp-load HOST PORT PATH N udp|tcp SECONDS "
-                     "[FPS]\n");
+                     "[FPS [START_SECONDS]]\n");
     return 2;
   }
   host = argv[1];
@@ -307,14 +319,18 @@ main (int argc, char **argv)
   tcp = strcmp (argv[5], "tcp") == 0;
   secs = atof (argv[6]);
   fps = argc > 7 ? atoi (argv[7]) : 30;
-  if (port <= 0 || n <= 0 || secs <= 0 || fps <= 0) {
+  start_secs = argc > 8 ? atof (argv[8]) : 120.0;
+  if (port <= 0 || n <= 0 || secs <= 0 || fps <= 0 || start_secs <= 0) {
     fprintf (stderr, "rtsp-load: bad arguments\n");
     return 2;
   }
   ss = calloc ((size_t)n, sizeof (Session));
   ep = epoll_create1 (0);
+  start_deadline = now_s () + start_secs;
   for (i = 0; i < n; i++) {
-    if (start_session (&ss[i], host, port, path, tcp) < 0) {
+    double left = start_deadline - now_s ();
+    ss[i].rtsp = ss[i].rtp = ss[i].rtcp = -1;
+    if (left <= 0 || start_session (&ss[i], host, port, path, tcp, left) < 0) {
       failed++;
       continue;
     }
@@ -361,7 +377,8 @@ main (int argc, char **argv)
   }
   fflush (stdout);
   for (i = 0; i < n; i++) {
-    close (ss[i].rtsp);
+    if (ss[i].rtsp >= 0)
+      close (ss[i].rtsp);
     if (ss[i].rtp >= 0)
       close (ss[i].rtp);
     if (ss[i].rtcp >= 0)
