@@ -683,6 +683,12 @@ ShmWriter::publish_reserved (const ShmMeta &meta, uint64_t pos, uint64_t offset,
     }
     if (!found || offset > found->size || size > found->size - offset)
       return PublishResult::NotReserved;
+    /* Placement came round past it meanwhile (skipping it): a reader
+     * would take the frame for overwritten (claim beyond its offset plus
+     * the area). Its bytes are intact: the caller copies them. */
+    if (w->hdr->claim.load (std::memory_order_relaxed)
+        > pos + offset + w->data_size)
+      return PublishResult::NotReserved;
     /* From now on the region is an ordinary published frame: placement
      * overwrites it when it comes round to it, like a copied one. */
     found->used = false;

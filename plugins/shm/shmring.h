@@ -124,9 +124,10 @@ public:
   /* Publishes bytes [@offset, @offset + @size) of the reservation at @pos
    * as a frame, without copying; the region then becomes an ordinary
    * frame, overwritten when the ring comes round to it. NotReserved if
-   * @pos is not outstanding (published or released already) or the range
-   * exceeds it: the caller copies instead. Streaming thread, like
-   * publish (). */
+   * @pos is not outstanding (published or released already), the range
+   * exceeds it, or the ring came round past it while it was outstanding
+   * (readers would discard it as lapped; its bytes are intact): the caller
+   * copies instead. Streaming thread, like publish (). */
   PublishResult publish_reserved (const ShmMeta &meta, uint64_t pos,
                                   uint64_t offset, uint64_t size) noexcept;
   /* Gives back a reservation that will not be published (no-op if it was
