@@ -137,6 +137,13 @@ def per_frame_us(res):
     return 1e6 * res["cpu_s"] / res["frames"]
 
 
+def save(base, runs):
+    if OUT:
+        with open(OUT, "w") as f:
+            json.dump({"window_s": WINDOW, "fps": FPS, "baseline_us": base,
+                       "runs": runs}, f, indent=1)
+
+
 def main_zero_copy():
     base = per_frame_us(run("none", "raw", 0)["writer"])
     runs = []
@@ -162,10 +169,7 @@ def main_zero_copy():
         print(f"| {mem} | {r['readers']} | "
               f"{r['writer'].get('frames', 'error')} | {wd} | {rdm} | "
               f"{min(rf) if rf else 0} |")
-    if OUT:
-        with open(OUT, "w") as f:
-            json.dump({"window_s": WINDOW, "fps": FPS, "baseline_us": base,
-                       "runs": runs}, f, indent=1)
+    save(base, runs)
 
 
 def main():
@@ -218,10 +222,7 @@ def main():
         print(f"| {r['format']} | {r['impl']} | "
               f"{r['writer'].get('frames', 'error')}{hung} | {others} | "
               f"{r['writer'].get('max_gap_ms', '-')} ms |")
-    if OUT:
-        with open(OUT, "w") as f:
-            json.dump({"window_s": WINDOW, "fps": FPS, "baseline_us": base,
-                       "runs": runs}, f, indent=1)
+    save(base, runs)
 
 
 if __name__ == "__main__":

@@ -193,6 +193,20 @@ check_counters (GstElement *sink, guint64 zero_copy, guint64 copied)
   fail_unless_equals_uint64 (sc, copied);
 }
 
+/* Stops both pipelines and frees what a test made. */
+static void
+teardown (GstElement *writer, GstElement *reader, Sums *wrote, Sums *read)
+{
+  fail_unless_equals_int (gst_element_set_state (writer, GST_STATE_NULL),
+                          GST_STATE_CHANGE_SUCCESS);
+  fail_unless_equals_int (gst_element_set_state (reader, GST_STATE_NULL),
+                          GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref (writer);
+  gst_object_unref (reader);
+  sums_clear (wrote);
+  sums_clear (read);
+}
+
 GST_START_TEST (test_videotestsrc_writes_into_the_ring)
 {
   gchar *path = make_path ("vts");
@@ -213,16 +227,9 @@ GST_START_TEST (test_videotestsrc_writes_into_the_ring)
   check_frames (&wrote, &read);
   /* videotestsrc took the proposed pool: nothing was copied */
   check_counters (sink, N_FRAMES, 0);
-
   gst_object_unref (sink);
-  fail_unless_equals_int (gst_element_set_state (writer, GST_STATE_NULL),
-                          GST_STATE_CHANGE_SUCCESS);
-  fail_unless_equals_int (gst_element_set_state (reader, GST_STATE_NULL),
-                          GST_STATE_CHANGE_SUCCESS);
-  gst_object_unref (writer);
-  gst_object_unref (reader);
-  sums_clear (&wrote);
-  sums_clear (&read);
+
+  teardown (writer, reader, &wrote, &read);
   g_free (desc);
   g_free (path);
 }
@@ -266,14 +273,8 @@ GST_START_TEST (test_system_memory_is_copied)
 
   gst_object_unref (sink);
   gst_object_unref (src);
-  fail_unless_equals_int (gst_element_set_state (writer, GST_STATE_NULL),
-                          GST_STATE_CHANGE_SUCCESS);
-  fail_unless_equals_int (gst_element_set_state (reader, GST_STATE_NULL),
-                          GST_STATE_CHANGE_SUCCESS);
-  gst_object_unref (writer);
-  gst_object_unref (reader);
-  sums_clear (&wrote);
-  sums_clear (&read);
+  gst_object_unref (sink);
+  teardown (writer, reader, &wrote, &read);
   g_free (desc);
   g_free (path);
 }
