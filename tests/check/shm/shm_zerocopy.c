@@ -273,7 +273,6 @@ GST_START_TEST (test_system_memory_is_copied)
 
   gst_object_unref (sink);
   gst_object_unref (src);
-  gst_object_unref (sink);
   teardown (writer, reader, &wrote, &read);
   g_free (desc);
   g_free (path);
