@@ -25,7 +25,13 @@
  * the last process using it exits or moves on.
  *
  * Each buffer is copied once into the ring (whatever the number of
- * readers), then every sleeping reader is woken with one futex call. The
+ * readers), then every sleeping reader is woken with one futex call. No
+ * copy at all when upstream writes into the ring: the sink answers the
+ * ALLOCATION query with an allocator (and, for raw video, a buffer pool)
+ * whose memories are carved out of the shared data area, and a buffer made
+ * of one such memory is published in place
+ * (#GstFanoutShmSink:zero-copy-frames counts them,
+ * #GstFanoutShmSink:copied-frames the others). The
  * caps, tags and stream-id in force travel with the frames, so a reader
  * that starts (or resyncs) anywhere starts on a keyframe with the right
  * caps. When a reader connects and the ring holds no keyframe, an upstream
@@ -53,6 +59,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "shmring.h"
 #include "shmsticky.h"
@@ -72,6 +79,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_fanout_shm_sink_dataflow);
 #define DEFAULT_PROP_MAX_READERS 256
 #define DEFAULT_PROP_REQUEST_KEYFRAME TRUE
 #define MAX_CHUNKS 16
+#define POOL_MIN_BUFFERS 2
 
 enum {
   PROP_0,
@@ -82,7 +90,192 @@ enum {
   PROP_REQUEST_KEYFRAME,
   PROP_NUM_READERS,
   PROP_STATS,
+  PROP_ZERO_COPY_FRAMES,
+  PROP_COPIED_FRAMES,
 };
+
+/* The allocator proposed upstream: every memory is a reservation in the
+ * ring's data area (ShmWriter::reserve), so what upstream writes lands in
+ * shared memory and render publishes it in place. It keeps the writer (the
+ * mapping) alive for as long as one of its memories exists, even past the
+ * sink's stop. Lifetime rules: docs/design/shm.md, "Zero copy". */
+typedef struct {
+  GstAllocator parent;
+  std::shared_ptr<ShmWriter> *writer; /* immutable after creation */
+} GstFanoutShmAllocator;
+
+typedef struct {
+  GstAllocatorClass parent_class;
+} GstFanoutShmAllocatorClass;
+
+typedef struct {
+  GstMemory mem;
+  guint64 pos; /* logical position of the reservation (the root's) */
+  guint8 *data;
+} GstFanoutShmMemory;
+
+#define GST_FANOUT_SHM_MEMORY_TYPE "FanoutShmMemory"
+
+static GType gst_fanout_shm_allocator_get_type (void);
+G_DEFINE_TYPE (GstFanoutShmAllocator, gst_fanout_shm_allocator,
+               GST_TYPE_ALLOCATOR);
+
+static GstMemory *
+gst_fanout_shm_allocator_alloc (GstAllocator *allocator, gsize size,
+                                GstAllocationParams *params) noexcept
+{
+  GstFanoutShmAllocator *self = (GstFanoutShmAllocator *)allocator;
+  GstAllocationParams p;
+  guint64 pos = 0;
+  guint8 *data = nullptr;
+
+  gst_allocation_params_init (&p);
+  if (params)
+    p = *params;
+  const gsize maxsize = size + p.prefix + p.padding;
+  /* reservations start on 64-byte boundaries */
+  if (p.align > 63 || (p.flags & GST_MEMORY_FLAG_PHYSICALLY_CONTIGUOUS)
+      || !(*self->writer)->reserve (maxsize, &pos, &data))
+    goto fallback;
+  {
+    GstFanoutShmMemory *m = g_new0 (GstFanoutShmMemory, 1);
+    gst_memory_init (GST_MEMORY_CAST (m),
+                     (GstMemoryFlags)(p.flags & ~GST_MEMORY_FLAG_READONLY),
+                     allocator, nullptr, maxsize, p.align, p.prefix, size);
+    m->pos = pos;
+    m->data = data;
+    if ((p.flags & GST_MEMORY_FLAG_ZERO_PREFIXED) && p.prefix)
+      memset (data, 0, p.prefix);
+    if ((p.flags & GST_MEMORY_FLAG_ZERO_PADDED) && p.padding)
+      memset (data + p.prefix + size, 0, p.padding);
+    return GST_MEMORY_CAST (m);
+  }
+
+fallback:
+  /* too large, too many outstanding, or an alignment the ring does not
+   * give: ordinary memory, which render copies */
+  return gst_allocator_alloc (nullptr, size, params);
+}
+
+static void
+gst_fanout_shm_allocator_free (GstAllocator *allocator, GstMemory *mem) noexcept
+{
+  GstFanoutShmAllocator *self = (GstFanoutShmAllocator *)allocator;
+  GstFanoutShmMemory *m = (GstFanoutShmMemory *)mem;
+
+  /* a root memory that was never published gives its region back; a
+   * published one is an ordinary frame of the ring already (no-op) */
+  if (!mem->parent)
+    (*self->writer)->release (m->pos);
+  g_free (m);
+}
+
+static gpointer
+gst_fanout_shm_memory_map (GstMemory *mem, gsize maxsize,
+                           GstMapFlags flags) noexcept
+{
+  return ((GstFanoutShmMemory *)mem)->data;
+}
+
+static void
+gst_fanout_shm_memory_unmap (GstMemory *mem) noexcept
+{
+}
+
+static GstMemory *
+gst_fanout_shm_memory_share (GstMemory *mem, gssize offset,
+                             gssize size) noexcept
+{
+  GstFanoutShmMemory *m = (GstFanoutShmMemory *)mem;
+  GstMemory *parent = mem->parent ? mem->parent : mem;
+  GstFanoutShmMemory *sub = g_new0 (GstFanoutShmMemory, 1);
+
+  if (size == -1)
+    size = (gssize)mem->size - offset;
+  gst_memory_init (GST_MEMORY_CAST (sub),
+                   (GstMemoryFlags)(GST_MINI_OBJECT_FLAGS (parent)
+                                    | GST_MINI_OBJECT_FLAG_LOCK_READONLY),
+                   mem->allocator, parent, mem->maxsize, mem->align,
+                   (gsize)((gssize)mem->offset + offset), (gsize)size);
+  sub->pos = m->pos;
+  sub->data = m->data;
+  return GST_MEMORY_CAST (sub);
+}
+
+static void
+gst_fanout_shm_allocator_finalize (GObject *object) noexcept
+{
+  GstFanoutShmAllocator *self = (GstFanoutShmAllocator *)object;
+  delete self->writer;
+  self->writer = nullptr;
+  G_OBJECT_CLASS (gst_fanout_shm_allocator_parent_class)->finalize (object);
+}
+
+static void
+gst_fanout_shm_allocator_class_init (GstFanoutShmAllocatorClass *klass)
+{
+  GST_ALLOCATOR_CLASS (klass)->alloc = gst_fanout_shm_allocator_alloc;
+  GST_ALLOCATOR_CLASS (klass)->free = gst_fanout_shm_allocator_free;
+  G_OBJECT_CLASS (klass)->finalize = gst_fanout_shm_allocator_finalize;
+}
+
+static void
+gst_fanout_shm_allocator_init (GstFanoutShmAllocator *self)
+{
+  GstAllocator *a = GST_ALLOCATOR_CAST (self);
+  a->mem_type = GST_FANOUT_SHM_MEMORY_TYPE;
+  a->mem_map = gst_fanout_shm_memory_map;
+  a->mem_unmap = gst_fanout_shm_memory_unmap;
+  a->mem_share = gst_fanout_shm_memory_share;
+  GST_OBJECT_FLAG_SET (self, GST_ALLOCATOR_FLAG_CUSTOM_ALLOC);
+}
+
+static GstAllocator *
+gst_fanout_shm_allocator_new (const std::shared_ptr<ShmWriter> &writer)
+{
+  GstFanoutShmAllocator *self = (GstFanoutShmAllocator *)g_object_new (
+      gst_fanout_shm_allocator_get_type (), nullptr);
+  gst_object_ref_sink (self);
+  self->writer = new std::shared_ptr<ShmWriter> (writer);
+  return GST_ALLOCATOR_CAST (self);
+}
+
+/* The pool proposed for raw video: a plain pool on that allocator, except
+ * that a buffer coming back is freed rather than recycled (tagged memory),
+ * so that every acquire gets a fresh region at the ring's write position:
+ * a recycled memory would have upstream write over a published frame. */
+typedef struct {
+  GstBufferPool parent;
+} GstFanoutShmPool;
+
+typedef struct {
+  GstBufferPoolClass parent_class;
+} GstFanoutShmPoolClass;
+
+static GType gst_fanout_shm_pool_get_type (void);
+G_DEFINE_TYPE (GstFanoutShmPool, gst_fanout_shm_pool, GST_TYPE_BUFFER_POOL);
+
+static void
+gst_fanout_shm_pool_reset_buffer (GstBufferPool *pool,
+                                  GstBuffer *buffer) noexcept
+{
+  GST_BUFFER_POOL_CLASS (gst_fanout_shm_pool_parent_class)
+      ->reset_buffer (pool, buffer);
+  /* the default release then frees it instead of queueing it */
+  GST_BUFFER_FLAG_SET (buffer, GST_BUFFER_FLAG_TAG_MEMORY);
+}
+
+static void
+gst_fanout_shm_pool_class_init (GstFanoutShmPoolClass *klass)
+{
+  GST_BUFFER_POOL_CLASS (klass)->reset_buffer
+      = gst_fanout_shm_pool_reset_buffer;
+}
+
+static void
+gst_fanout_shm_pool_init (GstFanoutShmPool *self)
+{
+}
 
 /* Lock order: the object lock guards Settings; `lock` guards the writer's
  * lifetime against the property getters (never held while calling out).
@@ -97,8 +290,17 @@ struct GstFanoutShmSinkPrivate {
   /* relaxed: a setting read by the socket thread's callback */
   std::atomic<bool> request_keyframe{ DEFAULT_PROP_REQUEST_KEYFRAME };
 
-  std::mutex lock; /* writer lifetime vs getters */
-  std::unique_ptr<ShmWriter> writer;
+  std::mutex lock; /* writer and allocator lifetime vs getters and the
+                      ALLOCATION query */
+  std::shared_ptr<ShmWriter> writer;
+  GstAllocator *allocator = nullptr; /* ours, between start and stop */
+
+  /* Memories published in place, by slot (streaming thread): each one
+   * ref'd and locked exclusively until its slot is reused or the sink
+   * stops, so that an upstream pool that recycles buffers finds them not
+   * writable and drops them instead of writing over a published frame. */
+  std::vector<GstMemory *> held;
+  std::atomic<guint64> zero_copy{ 0 }, copied{ 0 }; /* relaxed: statistics */
 
   /* Streaming thread state, reset in start (). */
   std::string caps, tags, stream_id;
@@ -237,10 +439,39 @@ gst_fanout_shm_sink_class_init (GstFanoutShmSinkClass *klass)
                                        | GST_PARAM_MUTABLE_PLAYING)));
 
   /**
+   * GstFanoutShmSink:zero-copy-frames:
+   *
+   * Frames published in place: upstream wrote them into the ring's memory
+   * (the proposed allocator or pool), the sink copied nothing.
+   */
+  g_object_class_install_property (
+      gobject_class, PROP_ZERO_COPY_FRAMES,
+      g_param_spec_uint64 (
+          "zero-copy-frames", "Zero-copy frames",
+          "Frames upstream wrote into shared memory, published without a copy",
+          0, G_MAXUINT64, 0,
+          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS
+                        | GST_PARAM_MUTABLE_PLAYING)));
+
+  /**
+   * GstFanoutShmSink:copied-frames:
+   *
+   * Frames copied into the ring (their memory was not the ring's).
+   */
+  g_object_class_install_property (
+      gobject_class, PROP_COPIED_FRAMES,
+      g_param_spec_uint64 (
+          "copied-frames", "Copied frames",
+          "Frames copied once into shared memory", 0, G_MAXUINT64, 0,
+          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS
+                        | GST_PARAM_MUTABLE_PLAYING)));
+
+  /**
    * GstFanoutShmSink:stats:
    *
    * A "fanoutshmsink-stats" structure: socket-path, num-readers, published
-   * (frames), max-frame-size, too-large (frames refused).
+   * (frames), max-frame-size, too-large (frames refused), zero-copy-frames,
+   * copied-frames.
    */
   g_object_class_install_property (
       gobject_class, PROP_STATS,
@@ -377,14 +608,38 @@ gst_fanout_shm_sink_get_property (GObject *object, guint prop_id, GValue *value,
         priv->socket_path.c_str (), "num-readers", G_TYPE_UINT, n, "published",
         G_TYPE_UINT64, published, "max-frame-size", G_TYPE_UINT64, max_frame,
         "too-large", G_TYPE_UINT64,
-        (guint64)priv->too_large.load (std::memory_order_relaxed), nullptr);
+        (guint64)priv->too_large.load (std::memory_order_relaxed),
+        "zero-copy-frames", G_TYPE_UINT64,
+        (guint64)priv->zero_copy.load (std::memory_order_relaxed),
+        "copied-frames", G_TYPE_UINT64,
+        (guint64)priv->copied.load (std::memory_order_relaxed), nullptr);
     GST_OBJECT_UNLOCK (self);
     g_value_take_boxed (value, s);
     break;
   }
+  case PROP_ZERO_COPY_FRAMES:
+    g_value_set_uint64 (value,
+                        priv->zero_copy.load (std::memory_order_relaxed));
+    break;
+  case PROP_COPIED_FRAMES:
+    g_value_set_uint64 (value, priv->copied.load (std::memory_order_relaxed));
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     break;
+  }
+}
+
+/* Drops the memories held for published slots. Streaming stopped. */
+static void
+gst_fanout_shm_sink_drop_held (GstFanoutShmSinkPrivate *priv) noexcept
+{
+  for (GstMemory *&m : priv->held) {
+    if (m) {
+      gst_memory_unlock (m, GST_LOCK_FLAG_EXCLUSIVE);
+      gst_memory_unref (m);
+      m = nullptr;
+    }
   }
 }
 
@@ -405,7 +660,8 @@ gst_fanout_shm_sink_start (GstBaseSink *sink) noexcept
   GstFanoutShmSinkPrivate *priv = self->priv;
   ShmConfig cfg;
   std::string error;
-  std::unique_ptr<ShmWriter> writer;
+  std::shared_ptr<ShmWriter> writer;
+  GstAllocator *allocator = nullptr;
 
   try {
     GST_OBJECT_LOCK (self);
@@ -422,7 +678,16 @@ gst_fanout_shm_sink_start (GstBaseSink *sink) noexcept
     goto no_path;
   cfg.on_reader = gst_fanout_shm_sink_on_reader;
   cfg.user_data = self;
-  writer = ShmWriter::create (cfg, &error);
+  try {
+    writer = ShmWriter::create (cfg, &error);
+    if (writer) {
+      priv->held.assign (writer->slots (), nullptr);
+      allocator = gst_fanout_shm_allocator_new (writer);
+    }
+  } catch (const std::bad_alloc &) {
+    writer.reset ();
+    error = "out of memory";
+  }
   if (!writer)
     goto create_failed;
 
@@ -432,12 +697,15 @@ gst_fanout_shm_sink_start (GstBaseSink *sink) noexcept
   priv->sticky_dirty = true;
   priv->raw = false;
   priv->want_keyframe.store (false, std::memory_order_relaxed);
+  priv->zero_copy.store (0, std::memory_order_relaxed);
+  priv->copied.store (0, std::memory_order_relaxed);
   GST_INFO_OBJECT (self,
                    "serving '%s' (%u slots, %" G_GUINT64_FORMAT " data bytes)",
                    cfg.socket_path.c_str (), cfg.slots, (guint64)cfg.data_size);
   {
     std::lock_guard<std::mutex> g (priv->lock);
     priv->writer = std::move (writer);
+    priv->allocator = allocator;
   }
   return TRUE;
 
@@ -465,14 +733,23 @@ static gboolean
 gst_fanout_shm_sink_stop (GstBaseSink *sink) noexcept
 {
   GstFanoutShmSink *self = GST_FANOUT_SHM_SINK (sink);
-  std::unique_ptr<ShmWriter> writer;
+  std::shared_ptr<ShmWriter> writer;
+  GstAllocator *allocator;
   {
     std::lock_guard<std::mutex> g (self->priv->lock);
     writer = std::move (self->priv->writer);
+    allocator = self->priv->allocator;
+    self->priv->allocator = nullptr;
   }
-  /* destroyed here, without our lock: readers see the region closed, the
-   * socket path is removed */
+  /* without our lock: readers see the region closed, the socket path is
+   * removed; the mapping lives on while upstream holds memories of our
+   * allocator */
+  if (writer)
+    writer->stop ();
+  gst_fanout_shm_sink_drop_held (self->priv);
   writer.reset ();
+  if (allocator)
+    gst_object_unref (allocator);
   GST_INFO_OBJECT (self, "stopped");
   return TRUE;
 }
@@ -569,12 +846,73 @@ gst_fanout_shm_sink_event (GstBaseSink *sink, GstEvent *event) noexcept
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
 }
 
+/* Proposes our allocator (memories in the ring's data area) and, for raw
+ * video, a pool on it that never recycles (see GstFanoutShmPool). Any
+ * other memory is copied, so refusing is never needed. */
 static gboolean
 gst_fanout_shm_sink_propose_allocation (GstBaseSink *sink,
                                         GstQuery *query) noexcept
 {
-  /* no pool: buffers are copied into the ring, any memory will do */
+  GstFanoutShmSink *self = GST_FANOUT_SHM_SINK (sink);
+  GstAllocator *allocator = nullptr;
+  GstCaps *caps = nullptr;
+  gboolean need_pool = FALSE;
+  GstVideoInfo info;
+
+  {
+    std::lock_guard<std::mutex> g (self->priv->lock);
+    if (self->priv->allocator)
+      allocator = (GstAllocator *)gst_object_ref (self->priv->allocator);
+  }
+  if (!allocator)
+    return TRUE;
+  gst_query_parse_allocation (query, &caps, &need_pool);
+  if (need_pool && caps && gst_video_info_from_caps (&info, caps)
+      && info.size > 0) {
+    GstBufferPool *pool = (GstBufferPool *)g_object_new (
+        gst_fanout_shm_pool_get_type (), nullptr);
+    gst_object_ref_sink (pool);
+    GstStructure *config = gst_buffer_pool_get_config (pool);
+    gst_buffer_pool_config_set_params (config, caps, (guint)info.size,
+                                       POOL_MIN_BUFFERS, 0);
+    gst_buffer_pool_config_set_allocator (config, allocator, nullptr);
+    if (gst_buffer_pool_set_config (pool, config))
+      gst_query_add_allocation_pool (query, pool, (guint)info.size,
+                                     POOL_MIN_BUFFERS, 0);
+    gst_object_unref (pool);
+  }
+  gst_query_add_allocation_param (query, allocator, nullptr);
+  gst_object_unref (allocator);
   return TRUE;
+}
+
+/* Zero copy: @buffer is one memory of our current allocator whose region
+ * is still an outstanding reservation: publish it where it is and hold the
+ * memory until its slot comes round again. false: copy it. */
+static bool
+gst_fanout_shm_sink_publish_in_place (GstFanoutShmSink *self, GstBuffer *buffer,
+                                      const ShmMeta &meta) noexcept
+{
+  GstFanoutShmSinkPrivate *priv = self->priv;
+  if (gst_buffer_n_memory (buffer) != 1)
+    return false;
+  GstMemory *mem = gst_buffer_peek_memory (buffer, 0);
+  if (!priv->allocator || mem->allocator != priv->allocator
+      || !gst_memory_is_type (mem, GST_FANOUT_SHM_MEMORY_TYPE))
+    return false;
+  const GstFanoutShmMemory *m = (const GstFanoutShmMemory *)mem;
+  const guint64 s = priv->writer->published ();
+  if (priv->writer->publish_reserved (meta, m->pos, mem->offset, mem->size)
+      != PublishResult::Ok)
+    return false;
+  GstMemory *&slot = priv->held[s % priv->held.size ()];
+  if (slot) {
+    gst_memory_unlock (slot, GST_LOCK_FLAG_EXCLUSIVE);
+    gst_memory_unref (slot);
+  }
+  slot = gst_memory_ref (mem);
+  gst_memory_lock (slot, GST_LOCK_FLAG_EXCLUSIVE);
+  return true;
 }
 
 static GstFlowReturn
@@ -588,6 +926,7 @@ gst_fanout_shm_sink_render (GstBaseSink *sink, GstBuffer *buffer) noexcept
   guint n = gst_buffer_n_memory (buffer), mapped = 0;
   GstBuffer *merged = nullptr;
   PublishResult res;
+  ShmMeta meta;
   gsize size = gst_buffer_get_size (buffer);
 
   if (!writer)
@@ -602,22 +941,7 @@ gst_fanout_shm_sink_render (GstBaseSink *sink, GstBuffer *buffer) noexcept
   }
   gst_fanout_shm_sink_update_sticky (self);
 
-  if (n > MAX_CHUNKS) {
-    /* cannot happen with GstBuffer's own limit, but stay safe */
-    merged = gst_buffer_copy_deep (buffer);
-    buffer = merged;
-    n = gst_buffer_n_memory (buffer);
-  }
-  for (guint i = 0; i < n; i++) {
-    if (!gst_memory_map (gst_buffer_peek_memory (buffer, i), &maps[i],
-                         GST_MAP_READ))
-      goto map_failed;
-    chunks[i] = { maps[i].data, maps[i].size };
-    mapped++;
-  }
-
   {
-    ShmMeta meta;
     const bool sync
         = priv->raw
           || !GST_BUFFER_FLAG_IS_SET (buffer, GST_BUFFER_FLAG_DELTA_UNIT);
@@ -634,18 +958,48 @@ gst_fanout_shm_sink_render (GstBaseSink *sink, GstBuffer *buffer) noexcept
         = (seg->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (ts))
               ? gst_segment_to_running_time (seg, GST_FORMAT_TIME, ts)
               : GST_CLOCK_TIME_NONE;
-    res = writer->publish (meta, chunks, n);
-    GST_CAT_LOG_OBJECT (gst_fanout_shm_sink_dataflow, self,
-                        "published %" G_GSIZE_FORMAT
-                        " bytes, sync %d, rt %" GST_TIME_FORMAT,
-                        size, sync, GST_TIME_ARGS (meta.running_time));
   }
+  if (gst_fanout_shm_sink_publish_in_place (self, buffer, meta)) {
+    priv->zero_copy.fetch_add (1, std::memory_order_relaxed);
+    GST_CAT_LOG_OBJECT (gst_fanout_shm_sink_dataflow, self,
+                        "published %" G_GSIZE_FORMAT " bytes in place", size);
+    return GST_FLOW_OK;
+  }
+
+  if (n > MAX_CHUNKS) {
+    /* cannot happen with GstBuffer's own limit, but stay safe */
+    merged = gst_buffer_copy_deep (buffer);
+    buffer = merged;
+    n = gst_buffer_n_memory (buffer);
+  }
+  for (guint i = 0; i < n; i++) {
+    if (!gst_memory_map (gst_buffer_peek_memory (buffer, i), &maps[i],
+                         GST_MAP_READ))
+      goto map_failed;
+    chunks[i] = { maps[i].data, maps[i].size };
+    mapped++;
+  }
+  res = writer->publish (meta, chunks, n);
+  if (res == PublishResult::Ok)
+    priv->copied.fetch_add (1, std::memory_order_relaxed);
+  GST_CAT_LOG_OBJECT (gst_fanout_shm_sink_dataflow, self,
+                      "published %" G_GSIZE_FORMAT
+                      " bytes (copied), rt %" GST_TIME_FORMAT,
+                      size, GST_TIME_ARGS (meta.running_time));
   for (guint i = 0; i < mapped; i++)
     gst_memory_unmap (gst_buffer_peek_memory (buffer, i), &maps[i]);
   if (merged)
     gst_buffer_unref (merged);
   if (res == PublishResult::TooLarge)
     goto too_large;
+  if (res == PublishResult::NoRoom) {
+    /* reservations held upstream fragment the area: drop this one */
+    GST_ELEMENT_WARNING (
+        self, RESOURCE, NO_SPACE_LEFT, ("Dropped a frame: no room in the ring"),
+        ("%u regions lent upstream leave no place for %" G_GSIZE_FORMAT
+         " bytes: raise data-size",
+         writer->num_reserved (), size));
+  }
   return GST_FLOW_OK;
 
   /* ERRORS */

@@ -199,10 +199,26 @@ struct ShmWriter::Impl {
   bool bound_path = false; /* a filesystem path we created */
   struct stat bound_st = {};
 
+  /* Placement of frame bytes in the data area: publish ()'s copy path (the
+   * streaming thread) against reserve () / release () (whatever thread
+   * upstream allocates or frees memory in). Held for the placement
+   * arithmetic only (no copy, no syscall, no call out); uncontended unless
+   * upstream allocates from another thread. Never taken by readers. */
+  std::mutex place_lock;
+  uint64_t wpos = 0; /* next logical data byte (place_lock) */
+  /* Regions handed out by reserve () and not yet published or released
+   * (place_lock): placement never puts bytes over them, on any lap. */
+  struct Reservation {
+    uint64_t pos = 0, size = 0;
+    bool used = false;
+  };
+  static constexpr size_t kMaxReserved = 32;
+  Reservation reserved[kMaxReserved];
+  uint64_t reserved_bytes = 0;
+
   /* Writer-thread state (publish / set_sticky). */
   uint64_t head = 0;
-  uint64_t wpos = 0; /* next logical data byte */
-  uint64_t gen = 0;  /* sticky generation in force */
+  uint64_t gen = 0; /* sticky generation in force */
   uint64_t last_sync = 0;
 
   std::thread thread;
@@ -211,6 +227,8 @@ struct ShmWriter::Impl {
   std::atomic<bool> closed{ false }; /* close () ran (relaxed: idempotence) */
 
   ~Impl ();
+  bool place (uint64_t size, uint64_t *out) noexcept;
+  void finish (const ShmMeta &meta, uint64_t pos, uint64_t size) noexcept;
   void stop_serving () noexcept;
   bool setup (std::string *error);
   bool bind_socket (std::string *error);
@@ -509,6 +527,77 @@ ShmWriter::set_sticky (const void *blob, size_t size) noexcept
   return true;
 }
 
+/* Finds where @size bytes go (place_lock held): the next logical
+ * position, moved to the start of the next lap if the bytes would cross the
+ * end of the area, and past every outstanding reservation they would
+ * overlap (on this lap or a later one). false if no place was found within
+ * a bounded search (reservations fragment the area too much). */
+bool
+ShmWriter::Impl::place (uint64_t size, uint64_t *out) noexcept
+{
+  uint64_t pos = wpos;
+  for (size_t iter = 0; iter < 2 * kMaxReserved + 4; iter++) {
+    if (pos % data_size + size > data_size)
+      pos = align_up (pos, data_size);
+    bool moved = false;
+    for (const Reservation &r : reserved) {
+      if (!r.used || size == 0)
+        continue;
+      /* r in the lap of pos (reservations never cross the end) */
+      const uint64_t ep = pos - pos % data_size + r.pos % data_size;
+      if (ep < pos + size && pos < ep + r.size) {
+        pos = align_up (ep + r.size, 64);
+        moved = true;
+        break;
+      }
+    }
+    if (!moved) {
+      *out = pos;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Steps 2 to 4 of a publish: the slot, head, the wake-up. Streaming
+ * thread. */
+void
+ShmWriter::Impl::finish (const ShmMeta &meta, uint64_t pos,
+                         uint64_t size) noexcept
+{
+  /* 2. the slot (seqlock: busy, fence, fields, release of the new seq) */
+  const uint64_t s = head;
+  Slot &slot = slots[s & (n_slots - 1)];
+  slot.seq.store (kBusy, std::memory_order_relaxed);
+  std::atomic_thread_fence (std::memory_order_release);
+  slot.offset.store (pos, std::memory_order_relaxed);
+  slot.size.store ((uint32_t)size, std::memory_order_relaxed);
+  slot.flags_pair.store ((meta.flags & 0xff) | (meta.buffer_flags << 8),
+                         std::memory_order_relaxed);
+  slot.pts.store (meta.pts, std::memory_order_relaxed);
+  slot.dts.store (meta.dts, std::memory_order_relaxed);
+  slot.duration.store (meta.duration, std::memory_order_relaxed);
+  slot.running_time.store (meta.running_time, std::memory_order_relaxed);
+  slot.sticky_gen.store (gen, std::memory_order_relaxed);
+  /* release: the bytes and the fields before the seq */
+  slot.seq.store (s + 1, std::memory_order_release);
+
+  /* 3. head, then last_sync (release: a reader that acquires either sees
+   * the slot complete) */
+  head = s + 1;
+  hdr->head.store (s + 1, std::memory_order_release);
+  if (meta.flags & (SHM_ITEM_SYNC | SHM_ITEM_EOS)) {
+    last_sync = s + 1;
+    hdr->last_sync.store (s + 1, std::memory_order_release);
+  }
+
+  /* 4. wake: bump the word (release, after head) and wake every sleeper.
+   * Readers cannot tell the writer they sleep (they write nothing), so the
+   * wake is unconditional: one syscall per frame. */
+  hdr->futex.fetch_add (1, std::memory_order_release);
+  futex_wake_all (&hdr->futex);
+}
+
 PublishResult
 ShmWriter::publish (const ShmMeta &meta, const ShmChunk *chunks,
                     size_t n_chunks) noexcept
@@ -521,54 +610,124 @@ ShmWriter::publish (const ShmMeta &meta, const ShmChunk *chunks,
     return PublishResult::TooLarge;
 
   /* 1. the bytes: contiguous, wrapping to the start of the area if they do
-   * not fit before its end */
-  uint64_t pos = w->wpos;
-  if (pos % w->data_size + size > w->data_size)
-    pos = align_up (pos, w->data_size);
-  /* Announce the bytes about to be overwritten before touching them
-   * (relaxed store + release fence: a reader whose copy read any byte
-   * written below then sees this claim after its acquire fence). */
-  w->hdr->claim.store (pos + size, std::memory_order_relaxed);
-  std::atomic_thread_fence (std::memory_order_release);
+   * not fit before its end, never over an outstanding reservation */
+  uint64_t pos;
+  {
+    std::lock_guard<std::mutex> g (w->place_lock);
+    if (!w->place (size, &pos))
+      return PublishResult::NoRoom;
+    /* Announce the bytes about to be overwritten before touching them
+     * (relaxed store + release fence: a reader whose copy read any byte
+     * written below then sees this claim after its acquire fence). Claims
+     * only grow: every placement starts at or after wpos. */
+    w->hdr->claim.store (pos + size, std::memory_order_relaxed);
+    std::atomic_thread_fence (std::memory_order_release);
+    w->wpos = align_up (pos + size, 64);
+  }
   uint8_t *dst = w->data + pos % w->data_size;
   for (size_t i = 0; i < n_chunks; i++) {
     std::memcpy (dst, chunks[i].data, chunks[i].size);
     dst += chunks[i].size;
   }
-
-  /* 2. the slot (seqlock: busy, fence, fields, release of the new seq) */
-  const uint64_t s = w->head;
-  Slot &slot = w->slots[s & (w->n_slots - 1)];
-  slot.seq.store (kBusy, std::memory_order_relaxed);
-  std::atomic_thread_fence (std::memory_order_release);
-  slot.offset.store (pos, std::memory_order_relaxed);
-  slot.size.store ((uint32_t)size, std::memory_order_relaxed);
-  slot.flags_pair.store ((meta.flags & 0xff) | (meta.buffer_flags << 8),
-                         std::memory_order_relaxed);
-  slot.pts.store (meta.pts, std::memory_order_relaxed);
-  slot.dts.store (meta.dts, std::memory_order_relaxed);
-  slot.duration.store (meta.duration, std::memory_order_relaxed);
-  slot.running_time.store (meta.running_time, std::memory_order_relaxed);
-  slot.sticky_gen.store (w->gen, std::memory_order_relaxed);
-  /* release: the bytes and the fields before the seq */
-  slot.seq.store (s + 1, std::memory_order_release);
-
-  /* 3. head, then last_sync (release: a reader that acquires either sees
-   * the slot complete) */
-  w->head = s + 1;
-  w->hdr->head.store (s + 1, std::memory_order_release);
-  if (meta.flags & (SHM_ITEM_SYNC | SHM_ITEM_EOS)) {
-    w->last_sync = s + 1;
-    w->hdr->last_sync.store (s + 1, std::memory_order_release);
-  }
-  w->wpos = align_up (pos + size, 64);
-
-  /* 4. wake: bump the word (release, after head) and wake every sleeper.
-   * Readers cannot tell the writer they sleep (they write nothing), so the
-   * wake is unconditional: one syscall per frame. */
-  w->hdr->futex.fetch_add (1, std::memory_order_release);
-  futex_wake_all (&w->hdr->futex);
+  w->finish (meta, pos, size);
   return PublishResult::Ok;
+}
+
+bool
+ShmWriter::reserve (size_t size, uint64_t *pos, uint8_t **data) noexcept
+{
+  Impl *w = impl_;
+  if (size == 0 || size > w->data_size / 4)
+    return false;
+  std::lock_guard<std::mutex> g (w->place_lock);
+  Impl::Reservation *free_entry = nullptr;
+  for (Impl::Reservation &r : w->reserved) {
+    if (!r.used) {
+      free_entry = &r;
+      break;
+    }
+  }
+  uint64_t p;
+  if (!free_entry || w->reserved_bytes + size > w->data_size / 4
+      || !w->place (size, &p))
+    return false;
+  /* The same claim as publish ()'s copy path, before the caller writes
+   * anything there: a reader of an older frame these bytes overlap
+   * discards its copy. The release fence orders it before the caller's
+   * writes, in whatever thread it makes them. */
+  w->hdr->claim.store (p + size, std::memory_order_relaxed);
+  std::atomic_thread_fence (std::memory_order_release);
+  w->wpos = align_up (p + size, 64);
+  free_entry->pos = p;
+  free_entry->size = size;
+  free_entry->used = true;
+  w->reserved_bytes += size;
+  *pos = p;
+  *data = w->data + p % w->data_size;
+  return true;
+}
+
+PublishResult
+ShmWriter::publish_reserved (const ShmMeta &meta, uint64_t pos, uint64_t offset,
+                             uint64_t size) noexcept
+{
+  Impl *w = impl_;
+  {
+    std::lock_guard<std::mutex> g (w->place_lock);
+    Impl::Reservation *found = nullptr;
+    for (Impl::Reservation &r : w->reserved) {
+      if (r.used && r.pos == pos) {
+        found = &r;
+        break;
+      }
+    }
+    if (!found || offset > found->size || size > found->size - offset)
+      return PublishResult::NotReserved;
+    /* Placement came round past it meanwhile (skipping it): a reader
+     * would take the frame for overwritten (claim beyond its offset plus
+     * the area). Its bytes are intact: the caller copies them. */
+    if (w->hdr->claim.load (std::memory_order_relaxed)
+        > pos + offset + w->data_size)
+      return PublishResult::NotReserved;
+    /* From now on the region is an ordinary published frame: placement
+     * overwrites it when it comes round to it, like a copied one. */
+    found->used = false;
+    w->reserved_bytes -= found->size;
+  }
+  w->finish (meta, pos + offset, size);
+  return PublishResult::Ok;
+}
+
+void
+ShmWriter::release (uint64_t pos) noexcept
+{
+  Impl *w = impl_;
+  std::lock_guard<std::mutex> g (w->place_lock);
+  for (Impl::Reservation &r : w->reserved) {
+    if (r.used && r.pos == pos) {
+      r.used = false;
+      w->reserved_bytes -= r.size;
+      return;
+    }
+  }
+}
+
+uint32_t
+ShmWriter::num_reserved () const noexcept
+{
+  Impl *w = impl_;
+  std::lock_guard<std::mutex> g (w->place_lock);
+  uint32_t n = 0;
+  for (const Impl::Reservation &r : w->reserved)
+    n += r.used ? 1 : 0;
+  return n;
+}
+
+void
+ShmWriter::stop () noexcept
+{
+  impl_->stop_serving ();
+  close ();
 }
 
 void
@@ -594,6 +753,12 @@ uint32_t
 ShmWriter::num_readers () const noexcept
 {
   return impl_->readers.load (std::memory_order_relaxed);
+}
+
+uint32_t
+ShmWriter::slots () const noexcept
+{
+  return (uint32_t)impl_->n_slots;
 }
 
 uint64_t

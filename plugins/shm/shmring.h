@@ -83,7 +83,9 @@ struct ShmConfig {
 
 enum class PublishResult {
   Ok,
-  TooLarge, /* the frame is larger than half the data area */
+  TooLarge,    /* the frame is larger than half the data area */
+  NoRoom,      /* outstanding reservations leave no place for it */
+  NotReserved, /* publish_reserved (): not an outstanding reservation */
 };
 
 /* The writer: creates the region and the socket, runs one thread that
@@ -111,12 +113,39 @@ public:
   PublishResult publish (const ShmMeta &meta, const ShmChunk *chunks,
                          size_t n_chunks) noexcept;
 
+  /* Zero copy: hands out @size bytes of the data area (at logical
+   * position @pos, writable at @data) for the caller to fill and then
+   * publish in place. From any thread. The bytes are claimed at once (a
+   * reader of an older frame they overlap discards its copy) and no later
+   * placement puts bytes over them until they are published or released.
+   * false (fall back to publish ()) if @size exceeds a quarter of the data
+   * area, or the outstanding reservations would (or there are 32). */
+  bool reserve (size_t size, uint64_t *pos, uint8_t **data) noexcept;
+  /* Publishes bytes [@offset, @offset + @size) of the reservation at @pos
+   * as a frame, without copying; the region then becomes an ordinary
+   * frame, overwritten when the ring comes round to it. NotReserved if
+   * @pos is not outstanding (published or released already), the range
+   * exceeds it, or the ring came round past it while it was outstanding
+   * (readers would discard it as lapped; its bytes are intact): the caller
+   * copies instead. Streaming thread, like publish (). */
+  PublishResult publish_reserved (const ShmMeta &meta, uint64_t pos,
+                                  uint64_t offset, uint64_t size) noexcept;
+  /* Gives back a reservation that will not be published (no-op if it was
+   * published). From any thread. */
+  void release (uint64_t pos) noexcept;
+  uint32_t num_reserved () const noexcept;
+
   /* Marks the region closed (clean stop) and wakes the readers; they see
    * WriterGone. publish () after it is still safe but nobody reads. */
   void close () noexcept;
+  /* Stops serving (hangs up on every reader, removes the socket path) and
+   * closes, but keeps the mapping until destruction: memory handed out by
+   * reserve () stays valid. */
+  void stop () noexcept;
 
   uint64_t published () const noexcept;
   uint32_t num_readers () const noexcept;
+  uint32_t slots () const noexcept; /* frames the ring holds (2^n) */
   uint64_t max_frame_size () const noexcept;
   /* True if the newest sync frame is still in the ring (a new reader can
    * start on it at once). */

@@ -13,6 +13,14 @@ costs) and reader CPU per frame. Then the stalled-reader case: 3 readers,
 one SIGSTOPped before the window: frames the writer and the 2 others get.
 
   flock /work/bench.lock python3 tests/bench/shm/run.py BUILDDIR [OUT.json]
+
+--zero-copy (first argument): only the raw 720p writer into fanoutshmsink,
+with videotestsrc drawing into the ring (the proposed pool: zero copy) and
+with the allocation query dropped before it (`identity
+drop-allocation=true`: system memory, one copy per frame), 1 and 4 readers,
+beside the fakesink baseline:
+
+  flock /work/bench.lock python3 tests/bench/shm/run.py --zero-copy BUILDDIR
 """
 
 import json
@@ -22,8 +30,12 @@ import subprocess
 import sys
 import time
 
-BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
-OUT = sys.argv[2] if len(sys.argv) > 2 else None
+ARGS = sys.argv[1:]
+ZERO_COPY = bool(ARGS) and ARGS[0] == "--zero-copy"
+if ZERO_COPY:
+    ARGS = ARGS[1:]
+BUILD = os.path.abspath(ARGS[0] if ARGS else "build")
+OUT = ARGS[1] if len(ARGS) > 1 else None
 PROC = os.path.join(BUILD, "tests/bench/shm/bench-shm-proc")
 WARMUP, WINDOW = 3.0, 8.0
 FPS = 30
@@ -94,11 +106,14 @@ def result(p, timeout=60):
     return res
 
 
-def run(impl, fmt, n_readers, stall=False):
+def run(impl, fmt, n_readers, stall=False, copy=False):
     path = os.path.join(TMP, f"bench-shm-{os.getpid()}.sock")
     if os.path.exists(path):
         os.unlink(path)
     src = RAW_SRC if fmt == "raw" else H264_SRC
+    if copy:
+        # upstream never sees the sink's allocator: every frame is copied
+        src += " drop-allocation=true"
     # the writer's window covers the readers' (they start later)
     w = start(f"{src} ! {sink(impl, path)}", WINDOW + 2)
     time.sleep(0.5)  # the socket exists before readers connect
@@ -122,7 +137,45 @@ def per_frame_us(res):
     return 1e6 * res["cpu_s"] / res["frames"]
 
 
+def save(base, runs):
+    if OUT:
+        with open(OUT, "w") as f:
+            json.dump({"window_s": WINDOW, "fps": FPS, "baseline_us": base,
+                       "runs": runs}, f, indent=1)
+
+
+def main_zero_copy():
+    base = per_frame_us(run("none", "raw", 0)["writer"])
+    runs = []
+    for copy in (False, True):
+        for n in (1, 4):
+            r = run("fanout", "raw", n, copy=copy)
+            r["copy"] = copy
+            runs.append(r)
+            print(json.dumps(r), flush=True)
+    print(f"\nraw 720p, window {WINDOW} s at {FPS} fps, baseline (fakesink) "
+          f"{base:.0f} µs/frame, load {os.getloadavg()}")
+    print("| writer memory | readers | writer frames | writer CPU/frame "
+          "(minus fakesink) | reader CPU/frame (mean) | reader frames (min) |")
+    print("|---|---|---|---|---|---|")
+    for r in runs:
+        w = per_frame_us(r["writer"])
+        rd = [per_frame_us(x) for x in r["reader_results"]]
+        rd = [x for x in rd if x is not None]
+        rf = [x.get("frames", 0) for x in r["reader_results"]]
+        mem = "system (copied)" if r["copy"] else "ring pool (zero copy)"
+        wd = f"{w - base:.0f} µs" if w is not None else "error"
+        rdm = f"{sum(rd) / len(rd):.0f} µs" if rd else "error"
+        print(f"| {mem} | {r['readers']} | "
+              f"{r['writer'].get('frames', 'error')} | {wd} | {rdm} | "
+              f"{min(rf) if rf else 0} |")
+    save(base, runs)
+
+
 def main():
+    if ZERO_COPY:
+        main_zero_copy()
+        return
     make_clip()
     runs = []
     base = {}
@@ -169,10 +222,7 @@ def main():
         print(f"| {r['format']} | {r['impl']} | "
               f"{r['writer'].get('frames', 'error')}{hung} | {others} | "
               f"{r['writer'].get('max_gap_ms', '-')} ms |")
-    if OUT:
-        with open(OUT, "w") as f:
-            json.dump({"window_s": WINDOW, "fps": FPS, "baseline_us": base,
-                       "runs": runs}, f, indent=1)
+    save(base, runs)
 
 
 if __name__ == "__main__":
