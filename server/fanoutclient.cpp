@@ -321,14 +321,6 @@ handle_pre_describe (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 }
 
 static GstRTSPStatusCode
-pre_describe_cb (GstRTSPClient *client, GstRTSPContext *ctx,
-                 gpointer a2) noexcept
-{
-  return guarded ("pre_describe_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
-                  [&] { return handle_pre_describe (client, ctx, a2); });
-}
-
-static GstRTSPStatusCode
 handle_pre_setup (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
 {
   ClientState *cs = client_state (client);
@@ -349,13 +341,6 @@ handle_pre_setup (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
       return GST_RTSP_STS_OK; /* a transport of a session counted */
   }
   return check_capacity (cs, m, ctx->session == nullptr, ctx);
-}
-
-static GstRTSPStatusCode
-pre_setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
-{
-  return guarded ("pre_setup_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
-                  [&] { return handle_pre_setup (client, ctx, a2); });
 }
 
 /* Isolated encoding mount: this client's cursor starts on the newest
@@ -398,13 +383,6 @@ handle_pre_play (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
   }
   m->keys.wait_published_after (mark, m->keys.interval_us () + kKeyUnitWaitUs);
   return GST_RTSP_STS_OK;
-}
-
-static GstRTSPStatusCode
-pre_play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
-{
-  return guarded ("pre_play_cb", GST_RTSP_STS_SERVICE_UNAVAILABLE,
-                  [&] { return handle_pre_play (client, ctx, a2); });
 }
 
 /* PAUSE, TEARDOWN, GET_PARAMETER and SET_PARAMETER (with a Session header
@@ -459,12 +437,6 @@ handle_setup (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
   }
   if (isolated_enc && !m->keys.published_fresh ())
     m->keys.request (true);
-}
-
-static void
-setup_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
-{
-  guarded ("setup_cb", [&] { handle_setup (client, ctx, a2); });
 }
 
 /* Isolated mount: this session's transport is served by the mount's sender
@@ -547,12 +519,6 @@ handle_play (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
             ctx_user (ctx).c_str (), m->cfg.path.c_str (), trans.c_str ());
 }
 
-static void
-play_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
-{
-  guarded ("play_cb", [&] { handle_play (client, ctx, a2); });
-}
-
 /* PAUSE: an isolated session's delivery stops until its next PLAY. */
 static void
 handle_pause (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
@@ -572,12 +538,6 @@ handle_pause (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
       sc = std::exchange (ss->sent, nullptr);
   }
   m->sender->remove (sc);
-}
-
-static void
-pause_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
-{
-  guarded ("pause_cb", [&] { handle_pause (client, ctx, a2); });
 }
 
 /* A session record ended (removed from Server::sessions): uncount it, end
@@ -641,12 +601,6 @@ handle_teardown (GstRTSPClient *client, GstRTSPContext *ctx, gpointer)
     return;
   Mount *m = ctx->uri ? find_mount (cs->server, ctx->uri->abspath) : nullptr;
   sessions_end (cs->server, session_id (ctx->session), m, "left");
-}
-
-static void
-teardown_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer a2) noexcept
-{
-  guarded ("teardown_cb", [&] { handle_teardown (client, ctx, a2); });
 }
 
 /* Set while the server context expires sessions (pool_cleanup_cb). */
@@ -836,6 +790,28 @@ client_state_free (gpointer data) noexcept
   delete static_cast<ClientState *> (data);
 }
 
+/* The client signals' handlers as GLib calls them: what a handler throws
+ * (an allocation that failed) is caught here, a hook then refuses. */
+using PreRequestFn
+    = GstRTSPStatusCode (*) (GstRTSPClient *, GstRTSPContext *, gpointer);
+using RequestFn = void (*) (GstRTSPClient *, GstRTSPContext *, gpointer);
+
+template <PreRequestFn Handler>
+static GstRTSPStatusCode
+pre_request_cb (GstRTSPClient *client, GstRTSPContext *ctx,
+                gpointer data) noexcept
+{
+  return guarded ("pre-request", GST_RTSP_STS_SERVICE_UNAVAILABLE,
+                  [&] { return Handler (client, ctx, data); });
+}
+
+template <RequestFn Handler>
+static void
+request_cb (GstRTSPClient *client, GstRTSPContext *ctx, gpointer data) noexcept
+{
+  guarded ("request", [&] { Handler (client, ctx, data); });
+}
+
 static void
 handle_client_connected (GstRTSPServer *, GstRTSPClient *client, gpointer data)
 {
@@ -874,9 +850,11 @@ handle_client_connected (GstRTSPServer *, GstRTSPClient *client, gpointer data)
     s->clients.insert (cs);
   }
   g_signal_connect (client, "pre-describe-request",
-                    G_CALLBACK (pre_describe_cb), s);
-  g_signal_connect (client, "pre-setup-request", G_CALLBACK (pre_setup_cb), s);
-  g_signal_connect (client, "pre-play-request", G_CALLBACK (pre_play_cb), s);
+                    G_CALLBACK (pre_request_cb<handle_pre_describe>), s);
+  g_signal_connect (client, "pre-setup-request",
+                    G_CALLBACK (pre_request_cb<handle_pre_setup>), s);
+  g_signal_connect (client, "pre-play-request",
+                    G_CALLBACK (pre_request_cb<handle_pre_play>), s);
   g_signal_connect (client, "pre-pause-request",
                     G_CALLBACK (pre_owned_cb<kPause>), s);
   g_signal_connect (client, "pre-teardown-request",
@@ -886,10 +864,14 @@ handle_client_connected (GstRTSPServer *, GstRTSPClient *client, gpointer data)
   g_signal_connect (client, "pre-set-parameter-request",
                     G_CALLBACK (pre_owned_cb<kSetParameter>), s);
   g_signal_connect (client, "new-session", G_CALLBACK (new_session_cb), s);
-  g_signal_connect (client, "setup-request", G_CALLBACK (setup_cb), s);
-  g_signal_connect (client, "play-request", G_CALLBACK (play_cb), s);
-  g_signal_connect (client, "pause-request", G_CALLBACK (pause_cb), s);
-  g_signal_connect (client, "teardown-request", G_CALLBACK (teardown_cb), s);
+  g_signal_connect (client, "setup-request",
+                    G_CALLBACK (request_cb<handle_setup>), s);
+  g_signal_connect (client, "play-request",
+                    G_CALLBACK (request_cb<handle_play>), s);
+  g_signal_connect (client, "pause-request",
+                    G_CALLBACK (request_cb<handle_pause>), s);
+  g_signal_connect (client, "teardown-request",
+                    G_CALLBACK (request_cb<handle_teardown>), s);
   g_signal_connect (client, "send-message", G_CALLBACK (send_message_cb), s);
   g_signal_connect (client, "closed", G_CALLBACK (closed_cb), s);
   log_line (s, "client %s connected", cs->address.c_str ());
