@@ -656,6 +656,40 @@ pool_cleanup_cb (GstRTSPSessionPool *pool, gpointer a1) noexcept
                   [&] { return handle_pool_cleanup (pool, a1); });
 }
 
+static guint
+end_mount_sessions_unguarded (Server *s, Mount *m, gint64 before_us)
+{
+  std::vector<GstRTSPClient *> conns;
+  {
+    std::lock_guard<std::mutex> g (s->lock);
+    std::set<guint64> ids;
+    for (auto &[id, ss] : s->sessions)
+      if (ss.mount == m && ss.setup_us <= before_us)
+        ids.insert (ss.conn);
+    conns.reserve (ids.size ());
+    for (ClientState *cs : s->clients)
+      if (ids.count (cs->id))
+        conns.push_back (GST_RTSP_CLIENT (g_object_ref (cs->client)));
+  }
+  /* Outside the lock: closing runs closed_cb, which takes it. */
+  for (GstRTSPClient *c : conns) {
+    gst_rtsp_client_close (c);
+    g_object_unref (c);
+  }
+  return conns.size ();
+}
+
+guint
+client_end_mount_sessions (const ServerEnv *env, Mount *m,
+                           gint64 before_us) noexcept
+{
+  /* The env is the Server's base (fanout_server_new sets this hook). */
+  auto *s = static_cast<Server *> (const_cast<ServerEnv *> (env));
+  return guarded ("client_end_mount_sessions", 0u, [&] {
+    return end_mount_sessions_unguarded (s, m, before_us);
+  });
+}
+
 /* Shared mode: gst-rtsp-server drops what a TCP client cannot take, but a
  * client that took nothing for ~30 s was never served again while its
  * session lived on, counted (issue 14.5). A connection whose kernel send

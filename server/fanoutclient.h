@@ -104,5 +104,10 @@ gboolean pool_cleanup_cb (GstRTSPSessionPool *pool, gpointer data) noexcept;
 /* Every kStallCheckMs (@data: the Server): closes stalled shared TCP
  * connections. Server context. */
 gboolean stall_check_cb (gpointer data) noexcept;
+/* ServerEnv::end_mount_sessions (@env: the Server): closes the connections
+ * holding sessions of @m set up before @before_us (their sessions end with
+ * them, closed_cb); returns how many. Server context. */
+guint client_end_mount_sessions (const ServerEnv *env, Mount *m,
+                                 gint64 before_us) noexcept;
 
 } // namespace gstfanout

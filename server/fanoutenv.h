@@ -25,12 +25,19 @@ GST_DEBUG_CATEGORY_EXTERN (fanout_server_debug);
 namespace gstfanout
 {
 
+struct Mount;
+
 struct ServerEnv {
   /* Set by fanout_server_new, never changed after (a reload compares
    * against it and applies only what it can live). */
   FanoutServerConfig cfg;
   /* Set by fanout_server_start (a reference), before anything runs on it. */
   GMainContext *context = nullptr;
+  /* The client layer's (fanoutclient.cpp), set by fanout_server_new: ends
+   * the sessions of @m set up before @before_us (their connections close)
+   * and says how many. Server context. */
+  guint (*end_mount_sessions) (const ServerEnv *env, Mount *m,
+                               gint64 before_us) noexcept = nullptr;
 };
 
 /* One line on stderr, "HH:MM:SS fanout-rtsp-server: ...", unless the

@@ -38,11 +38,28 @@ writer_desc (const std::string &channel, guint capacity)
          + std::to_string (capacity) + " channel=" + quote (channel);
 }
 
-/* A reader of channel @channel (element named "ringsrc"). */
+/* A reader of channel @channel (element named "ringsrc"). The writer's
+ * end is not the reader's: when the source restarts, the reader goes on
+ * with the next writer (a discontinuity, timestamps still increasing). */
 std::string
 reader_desc (const std::string &channel)
 {
-  return std::string (kReader) + " name=ringsrc channel=" + quote (channel);
+  return std::string (kReader)
+         + " name=ringsrc eos-on-writer-eos=false channel=" + quote (channel);
+}
+
+Codec
+passthrough_codec (const char *name) noexcept
+{
+  if (g_str_equal (name, "video/x-h264"))
+    return Codec::H264;
+  if (g_str_equal (name, "video/x-h265"))
+    return Codec::H265;
+  if (g_str_equal (name, "image/jpeg"))
+    return Codec::Mjpeg;
+  if (g_str_equal (name, "video/x-vp8"))
+    return Codec::Vp8;
+  return Codec::Auto;
 }
 
 const char *
@@ -188,8 +205,11 @@ source_plan_unguarded (const SourceConfig &cfg, guint relay_latency_ms,
                    redact (spec).c_str (), cfg.name.c_str ());
       return false;
     }
-    /* clocksync paces files to the clock, as a camera would be. */
-    *head = "uridecodebin uri=" + quote (spec) + " ! videoconvert ! clocksync";
+    /* clocksync paces files to the clock, as a camera would be; a file
+     * starts over at its end (Runner::loop), paced again from there. */
+    plan->loop = true;
+    *head = "uridecodebin uri=" + quote (spec)
+            + " ! videoconvert ! clocksync sync-to-first=true";
     return true;
   }
   g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,

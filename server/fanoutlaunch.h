@@ -34,6 +34,9 @@ namespace gstfanout
 std::string writer_desc (const std::string &channel, guint capacity);
 /* A reader of channel @channel (element named "ringsrc"). */
 std::string reader_desc (const std::string &channel);
+/* The codec a codec=copy mount passes through for caps named @name
+ * (Codec::Auto: none). */
+Codec passthrough_codec (const char *name) noexcept;
 
 /* The H.264 encoder installed (x264enc, else openh264enc), or nullptr. */
 const char *h264_encoder () noexcept;
@@ -49,6 +52,8 @@ struct SourcePlan {
   /* A camera (v4l2): its device. head is completed by camera_tail () once
    * the camera is there and probed. "" for other sources. */
   std::string device;
+  /* A file: it starts over at its end instead of ending (Runner::loop). */
+  bool loop = false;
 };
 /* Plans source @cfg (a USAGE or MISSING error for a spec that cannot be
  * served). @relay_latency_ms: rtspsrc's latency for relayed sources. */

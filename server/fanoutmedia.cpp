@@ -209,23 +209,76 @@ media_info_free (gpointer data) noexcept
     sender->detach (mi->media);
   if (mi->ringsrc)
     gst_object_unref (mi->ringsrc);
+  gst_caps_replace (&mi->caps, nullptr);
   delete mi;
 }
 
-/* The source ended (it failed or reached its end, and is restarted): this
- * media saw EOS and will not play again. Isolated: its frames stop, a newer
- * media's may be published. New clients get another media (see
- * retire_dead_medias). Its streaming thread. */
+/* The reader of a media (its streaming thread). When the source restarts,
+ * the media reads on: the caps that start its new run (after its
+ * stream-start) must match those its clients set up with
+ * (caps_compatible), else the media ends: EOS (its clients get RTCP BYE),
+ * nothing more from the ring, and its sessions are ended after a grace
+ * (mount_schedule_end_clients). A media that saw EOS is dead. Isolated:
+ * its frames stop, a newer media's may be published. New clients get
+ * another media (see media_retire_dead). A loop (a file started over) has
+ * no new stream-start: it is never checked. */
 static GstPadProbeReturn
-ringsrc_eos_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+ringsrc_probe_unguarded (GstPad *pad, GstPadProbeInfo *info, MediaInfo *mi)
 {
-  auto *mi = static_cast<MediaInfo *> (data);
-  if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) != GST_EVENT_EOS)
+  /* acquire: pairs with the release stores below (this thread) */
+  bool ended = mi->ended.load (std::memory_order_acquire);
+  if (!(info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM))
+    return ended ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  switch (GST_EVENT_TYPE (ev)) {
+  case GST_EVENT_EOS:
+    mi->ended.store (true, std::memory_order_release);
+    if (auto sender = mi->sender.lock ())
+      sender->detach (mi->media);
     return GST_PAD_PROBE_OK;
-  mi->ended.store (true, std::memory_order_release);
-  if (auto sender = mi->sender.lock ())
-    sender->detach (mi->media);
-  return GST_PAD_PROBE_OK;
+  case GST_EVENT_STREAM_START:
+    mi->check_caps = mi->caps != nullptr;
+    break;
+  case GST_EVENT_SEGMENT:
+    mi->check_caps = false;
+    break;
+  case GST_EVENT_CAPS: {
+    if (ended)
+      break;
+    GstCaps *caps = nullptr;
+    gst_event_parse_caps (ev, &caps);
+    if (mi->check_caps && !caps_compatible (mi->caps, caps)) {
+      Mount *m = mi->mount;
+      std::string why = caps_change (mi->caps, caps);
+      log_line (m->encoder.env,
+                "mount %s: source %s came back with %s: its clients cannot "
+                "follow, ending them",
+                m->cfg.path.c_str (), m->source->cfg.name.c_str (),
+                why.c_str ());
+      mi->ended.store (true, std::memory_order_release);
+      if (auto sender = mi->sender.lock ())
+        sender->detach (mi->media);
+      mount_schedule_end_clients (m, why);
+      /* (the caps, pending on the pad, are dropped again below) */
+      gst_pad_push_event (pad, gst_event_new_eos ());
+      return GST_PAD_PROBE_DROP;
+    }
+    mi->check_caps = false;
+    gst_caps_replace (&mi->caps, caps);
+    break;
+  }
+  default:
+    break;
+  }
+  return ended ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+ringsrc_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  return guarded ("ringsrc_probe", GST_PAD_PROBE_OK, [&] {
+    return ringsrc_probe_unguarded (pad, info, static_cast<MediaInfo *> (data));
+  });
 }
 
 void
@@ -253,8 +306,11 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
   }
   {
     GstPad *rpad = gst_element_get_static_pad (ringsrc, "src");
-    gst_pad_add_probe (rpad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-                       ringsrc_eos_probe, mi, nullptr);
+    gst_pad_add_probe (rpad,
+                       (GstPadProbeType)(GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM
+                                         | GST_PAD_PROBE_TYPE_BUFFER
+                                         | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                       ringsrc_probe, mi, nullptr);
     gst_object_unref (rpad);
   }
   /* mi lives as long as the media object. */
@@ -289,7 +345,7 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
   mount_wait_fresh_keyframe (m);
 }
 
-/* A media of @m that ended (its source failed and came back) or failed
+/* A media of @m that ended (its source came back with another stream) or failed
  * stays in gst-rtsp-server's cache while a client holds it: new clients
  * would get that dead media (no frames, or 503). Before a request builds or
  * finds the mount's media, a dead one is retired: the factory's key

@@ -48,6 +48,7 @@ source_new (const ServerEnv *env, const SourceConfig &cfg, GError **error)
   src->runner.owner = src.get ();
   src->runner.label = "source " + cfg.name;
   src->runner.desc = plan.head;
+  src->runner.loop = plan.loop;
   return src;
 }
 
@@ -117,8 +118,123 @@ runner_down_unguarded (Source &self, Runner &r, const char *why, bool from_bus)
 void
 Source::runner_down (Runner &r, const char *why, bool from_bus) noexcept
 {
-  guarded ("Source::runner_down",
-           [&] { runner_down_unguarded (*this, r, why, from_bus); });
+  guarded ("Source::runner_down", [&] {
+    if (up && from_bus) {
+      std::string w = redact (why);
+      std::lock_guard<std::mutex> g (restart_lock);
+      restart_why = std::move (w);
+      restart_outcome = "down: restarting";
+    }
+    runner_down_unguarded (*this, r, why, from_bus);
+  });
+}
+
+/* ------------------------------------------------------------------ */
+/* Sources that come back                                              */
+
+std::string
+caps_brief (const GstCaps *caps)
+{
+  if (!caps || gst_caps_get_size (caps) == 0)
+    return "no caps";
+  const GstStructure *st = gst_caps_get_structure (caps, 0);
+  std::string r = gst_structure_get_name (st);
+  gint w = 0, h = 0;
+  if (gst_structure_get_int (st, "width", &w)
+      && gst_structure_get_int (st, "height", &h))
+    r += " " + std::to_string (w) + "x" + std::to_string (h);
+  return r;
+}
+
+bool
+caps_compatible (const GstCaps *before, const GstCaps *now) noexcept
+{
+  if (!before || !now || gst_caps_get_size (before) == 0
+      || gst_caps_get_size (now) == 0)
+    return true; /* nothing to compare */
+  const GstStructure *a = gst_caps_get_structure (before, 0);
+  const GstStructure *b = gst_caps_get_structure (now, 0);
+  if (!gst_structure_has_name (b, gst_structure_get_name (a)))
+    return false;
+  gint aw = 0, ah = 0, bw = 0, bh = 0;
+  if (gst_structure_get_int (a, "width", &aw)
+      && gst_structure_get_int (a, "height", &ah)
+      && gst_structure_get_int (b, "width", &bw)
+      && gst_structure_get_int (b, "height", &bh))
+    return aw == bw && ah == bh;
+  const GValue *ad = gst_structure_get_value (a, "codec_data");
+  const GValue *bd = gst_structure_get_value (b, "codec_data");
+  return !ad || !bd || gst_value_compare (ad, bd) == GST_VALUE_EQUAL;
+}
+
+std::string
+caps_change (const GstCaps *before, const GstCaps *now)
+{
+  std::string a = caps_brief (before), b = caps_brief (now);
+  if (a == b)
+    return b + " with other parameter sets (SPS/PPS)";
+  return b + " instead of " + a;
+}
+
+/* A codec=copy mount's source came back with caps @now (its streaming
+ * thread, before they enter the ring): new clients get a media for what it
+ * carries now (Mount::codec follows on the server context, when the old
+ * clients are ended: mount_follow_codec). */
+static void
+mount_follow_source (Mount *m, const GstCaps *now)
+{
+  if (!m->encoder.desc.empty () || !mount_serving (m) || !now
+      || gst_caps_get_size (now) == 0)
+    return;
+  const char *name = gst_structure_get_name (gst_caps_get_structure (now, 0));
+  Codec c = passthrough_codec (name);
+  if (c == Codec::Auto) {
+    log_line (m->encoder.env,
+              "mount %s: codec=copy cannot serve %s: its new clients fail "
+              "until the source carries what it did",
+              m->cfg.path.c_str (), name);
+    return;
+  }
+  std::string launch = media_desc (m->ring, c, m->mode);
+  gchar *cur = gst_rtsp_media_factory_get_launch (m->factory);
+  if (!cur || launch != cur)
+    gst_rtsp_media_factory_set_launch (m->factory, launch.c_str ());
+  g_free (cur);
+}
+
+/* The first caps of a restarted run (the source's streaming thread, before
+ * they enter the ring): says what came back (log, /stats), points new
+ * clients of its codec=copy mounts at it and asks its encoding mounts for
+ * a keyframe, so that their clients see the discontinuity, then a
+ * keyframe. Each media checks what it reads itself (fanoutmedia.cpp). */
+static void
+source_back_unguarded (Source &src, Runner &r, const GstCaps *before,
+                       const GstCaps *now)
+{
+  bool same = caps_compatible (before, now);
+  std::string outcome
+      = same ? "the same stream (" + caps_brief (now) + "): clients stay"
+             : caps_change (before, now)
+                   + ": clients that cannot follow it are ended";
+  log_line (r.env, "%s: back with %s", r.label.c_str (), outcome.c_str ());
+  {
+    std::lock_guard<std::mutex> g (src.restart_lock);
+    src.restart_outcome = outcome;
+  }
+  for (Mount *m : src.mounts) {
+    if (!m->encoder.desc.empty ())
+      m->keys.request (false);
+    else if (!same)
+      mount_follow_source (m, now);
+  }
+}
+
+void
+Source::runner_back (Runner &r, const GstCaps *before,
+                     const GstCaps *now) noexcept
+{
+  guarded ("Source::runner_back",
+           [&] { source_back_unguarded (*this, r, before, now); });
 }
 
 /* A restart: logged (quietly while the source was never up), then the
@@ -402,15 +518,7 @@ mount_complete_unguarded (Mount &m, GError **error)
                                : nullptr;
   const char *name = st ? gst_structure_get_name (st) : "";
   bool raw = g_str_has_prefix (name, "video/x-raw");
-  Codec passthrough = Codec::Auto;
-  if (g_str_equal (name, "video/x-h264"))
-    passthrough = Codec::H264;
-  else if (g_str_equal (name, "video/x-h265"))
-    passthrough = Codec::H265;
-  else if (g_str_equal (name, "image/jpeg"))
-    passthrough = Codec::Mjpeg;
-  else if (g_str_equal (name, "video/x-vp8"))
-    passthrough = Codec::Vp8;
+  Codec passthrough = passthrough_codec (name);
   gint fn = 0, fd = 1;
   guint src_fps = 0;
   if (st && gst_structure_get_fraction (st, "framerate", &fn, &fd) && fd > 0
@@ -512,18 +620,89 @@ mount_serving (Mount *m) noexcept
   return serving;
 }
 
+/* A codec=copy mount's codec follows what its source carries now (see
+ * mount_follow_source). Server context. */
+static void
+mount_follow_codec (Mount *m)
+{
+  if (!m->encoder.desc.empty ())
+    return;
+  GstCaps *caps = m->source->runner.get_caps ();
+  Codec c = caps && gst_caps_get_size (caps) ? passthrough_codec (
+                gst_structure_get_name (gst_caps_get_structure (caps, 0)))
+                                             : Codec::Auto;
+  if (caps)
+    gst_caps_unref (caps);
+  if (c == Codec::Auto || c == m->codec)
+    return;
+  m->codec = c;
+  m->media_launch = media_desc (m->ring, c, m->mode);
+  log_line (m->encoder.env, "mount %s: now passes %s through",
+            m->cfg.path.c_str (), codec_name (c));
+}
+
+static void
+mount_end_clients_unguarded (Mount *m)
+{
+  gint64 before;
+  std::string why;
+  {
+    std::lock_guard<std::mutex> g (m->lock);
+    if (m->end_clients != g_main_current_source ())
+      return;
+    g_source_unref (std::exchange (m->end_clients, nullptr));
+    before = m->ended_at_us;
+    why = m->ended_why;
+  }
+  mount_follow_codec (m);
+  const ServerEnv *env = m->encoder.env;
+  guint n
+      = env->end_mount_sessions ? env->end_mount_sessions (env, m, before) : 0;
+  log_line (env, "mount %s: its clients ended (%s), %u connections closed",
+            m->cfg.path.c_str (), why.c_str (), n);
+  std::lock_guard<std::mutex> g (m->source->restart_lock);
+  m->source->restart_outcome
+      += "; mount " + m->cfg.path + ": its clients ended";
+}
+
+static gboolean
+mount_end_clients_cb (gpointer data) noexcept
+{
+  guarded ("mount_end_clients_cb",
+           [&] { mount_end_clients_unguarded (static_cast<Mount *> (data)); });
+  return G_SOURCE_REMOVE;
+}
+
+void
+mount_schedule_end_clients (Mount *m, const std::string &why) noexcept
+{
+  std::lock_guard<std::mutex> g (m->lock);
+  m->ended_at_us = g_get_monotonic_time ();
+  try {
+    m->ended_why = why;
+  } catch (const std::bad_alloc &) {
+  }
+  if (m->end_clients)
+    return;
+  m->end_clients = g_timeout_source_new (kEndClientsGraceMs);
+  g_source_set_callback (m->end_clients, mount_end_clients_cb, m, nullptr);
+  g_source_attach (m->end_clients, m->encoder.env->context);
+}
+
 void
 mount_stop (Mount &m) noexcept
 {
-  GSource *idle = nullptr;
+  GSource *idle = nullptr, *end = nullptr;
   {
     std::lock_guard<std::mutex> g (m.lock);
     idle = std::exchange (m.idle_source, nullptr);
+    end = std::exchange (m.end_clients, nullptr);
   }
-  if (idle) {
-    g_source_destroy (idle);
-    g_source_unref (idle);
-  }
+  for (GSource *src : { idle, end })
+    if (src) {
+      g_source_destroy (src);
+      g_source_unref (src);
+    }
   m.keys.stop ();
   if (m.sender)
     m.sender->stop ();

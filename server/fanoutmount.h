@@ -65,12 +65,23 @@ struct Source final : RunnerOwner {
   bool prepared = false;
   bool up = false;
   std::string down_why; /* the last reason logged while not up */
+  /* Its mounts: set by fanout_server_new, never changed after (read by its
+   * streaming thread in runner_back). */
+  std::vector<Mount *> mounts;
+  /* What /stats says of the last restart: why the source went down, and
+   * what came back (the same stream: its clients stay; another: clients
+   * that cannot follow it are ended). Written by the server context and
+   * the source's streaming thread, read by /stats. */
+  std::mutex restart_lock; /* protects the two below */
+  std::string restart_why, restart_outcome;
 
   bool runner_prepare (Runner &r, GError **error) noexcept override;
   void runner_restarted (Runner &) noexcept override {}
   void runner_down (Runner &r, const char *why,
                     bool from_bus) noexcept override;
   void runner_keyframe (Runner &) noexcept override {}
+  void runner_back (Runner &r, const GstCaps *before,
+                    const GstCaps *now) noexcept override;
 };
 
 /* Plans source @cfg (a USAGE or MISSING error for a spec that cannot be
@@ -96,11 +107,16 @@ struct MediaInfo {
   /* Isolated: the sender this media is attached to (detached when the
    * media unprepares or dies, whichever comes first). */
   std::weak_ptr<Sender> sender;
-  /* Its reader saw the source end (EOS: the writer failed or ended): the
-   * media is dead, even once the source is back. Set by the streaming
+  /* The media ended (its source came back with a stream its clients
+   * cannot follow, or its reader ended): it is dead. Set by the streaming
    * thread, read by client threads: release/acquire. */
   std::atomic<bool> ended{ false };
   bool retired = false; /* new clients get another media (Mount::lock) */
+  /* Its reader's streaming thread (fanoutmedia.cpp ringsrc_probe): the caps
+   * its clients set up with (owned), and whether the next caps start a new
+   * run of the source (after a restart) and must match them. */
+  GstCaps *caps = nullptr;
+  bool check_caps = false;
 };
 
 struct Join {
@@ -157,6 +173,12 @@ struct Mount final : RunnerOwner {
   int live_medias = 0;
   GSource *idle_source = nullptr;
   bool encoder_paused = false;
+  /* Its source came back with a stream its clients cannot follow: the
+   * sessions set up before ended_at_us are ended after a grace
+   * (mount_schedule_end_clients). */
+  GSource *end_clients = nullptr;
+  gint64 ended_at_us = 0;
+  std::string ended_why;
   guint64 idle_pauses = 0;
   /* Serialises the encoder's pause/resume decisions with their state
    * changes, so that a resume never loses to a late pause. Taken before
@@ -168,6 +190,11 @@ struct Mount final : RunnerOwner {
   void runner_down (Runner &r, const char *why,
                     bool from_bus) noexcept override;
   void runner_keyframe (Runner &r) noexcept override;
+  void runner_back (Runner &, const GstCaps *,
+                    const GstCaps *) noexcept override
+  {
+    /* its medias check what they read (fanoutmedia.cpp) */
+  }
 };
 
 static const size_t kMaxRecentJoins = 1024;
@@ -209,5 +236,23 @@ void mount_request_key_unit (Mount *m) noexcept;
  * keyframe: make that one fresh (requested now) and wait for it, at most
  * kFreshKeyWaitUs. A client thread. */
 void mount_wait_fresh_keyframe (Mount *m) noexcept;
+
+/* Sources that come back: a stream with caps @before can go on with @now
+ * (the same media type, and the same size where both give one, else the
+ * same parameter sets: a relay's depayloaded H.264 names no size). */
+bool caps_compatible (const GstCaps *before, const GstCaps *now) noexcept;
+/* @caps for a log line ("video/x-h264 320x240"), and what changed from
+ * @before to @now. */
+std::string caps_brief (const GstCaps *caps);
+std::string caps_change (const GstCaps *before, const GstCaps *now);
+
+/* How long the clients of a media that ended get to see its end (RTCP BYE)
+ * before their sessions are ended. */
+static const guint kEndClientsGraceMs = 1000;
+/* A media of @m ended because its source came back with a stream its
+ * clients cannot follow (@why): after kEndClientsGraceMs the sessions set
+ * up before now are ended (ServerEnv::end_mount_sessions) and a codec=copy
+ * mount passes the new codec through. Any thread. */
+void mount_schedule_end_clients (Mount *m, const std::string &why) noexcept;
 
 } // namespace gstfanout

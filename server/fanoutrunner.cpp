@@ -16,6 +16,8 @@
 #include "fanoutrunner.h"
 #include "fanoututil.h"
 
+#include <utility>
+
 #define GST_CAT_DEFAULT fanout_server_debug
 
 namespace gstfanout
@@ -24,17 +26,56 @@ namespace gstfanout
 static gboolean runner_bus_cb (GstBus *, GstMessage *msg,
                                gpointer data) noexcept;
 
+/* A looping runner's end (the writer's streaming thread): the EOS goes no
+ * further (its readers would see the end) and the server context seeks the
+ * pipeline back to its start (runner_loop). Not before its first buffer: an
+ * input without frames is restarted, with the backoff. */
+static bool
+loop_at_eos (GstPad *pad, Runner *r) noexcept
+{
+  if (!r->loop || !r->got_buffer.load (std::memory_order_relaxed))
+    return false;
+  GstObject *ring = gst_pad_get_parent (pad);
+  if (!ring)
+    return false;
+  /* A bus message: its watch dies with the pipeline, never after it. */
+  gst_element_post_message (GST_ELEMENT (ring),
+                            gst_message_new_application (
+                                ring, gst_structure_new_empty ("fanout-loop")));
+  gst_object_unref (ring);
+  return true;
+}
+
+/* The writer's caps changed: stored; the first ones of a restarted run are
+ * compared by the owner with the last run's (runner_back). */
+static void
+writer_caps (Runner *r, GstCaps *caps) noexcept
+{
+  GstCaps *before = nullptr;
+  {
+    std::lock_guard<std::mutex> g (r->caps_lock);
+    gst_caps_replace (&r->caps, caps);
+    before = std::exchange (r->prev_caps, nullptr);
+  }
+  if (!before)
+    return;
+  if (r->owner)
+    r->owner->runner_back (*r, before, caps);
+  gst_caps_unref (before);
+}
+
 static GstPadProbeReturn
-writer_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+writer_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data) noexcept
 {
   auto *r = static_cast<Runner *> (data);
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
     GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS && loop_at_eos (pad, r))
+      return GST_PAD_PROBE_DROP;
     if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
       GstCaps *caps = nullptr;
       gst_event_parse_caps (ev, &caps);
-      std::lock_guard<std::mutex> g (r->caps_lock);
-      gst_caps_replace (&r->caps, caps);
+      writer_caps (r, caps);
     }
     return GST_PAD_PROBE_OK;
   }
@@ -66,6 +107,14 @@ runner_start_unguarded (Runner &r, GError **error)
     return false;
   }
   r.set_pipeline (p);
+  {
+    /* A run that delivered is followed by this one: its first caps compare
+     * with the last (runner_back); attempts that delivered nothing between
+     * them change nothing. */
+    std::lock_guard<std::mutex> g (r.caps_lock);
+    if (r.got_buffer.load (std::memory_order_acquire))
+      gst_caps_replace (&r.prev_caps, r.caps);
+  }
   r.got_buffer.store (false, std::memory_order_relaxed); /* no reader yet */
   GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
   if (ring) {
@@ -179,8 +228,9 @@ runner_retry_cb (gpointer data) noexcept
   return G_SOURCE_REMOVE;
 }
 
-/* The pipeline failed or ended: let its readers see EOS, stop it and try
- * again after the backoff. */
+/* The pipeline failed or ended: stop it and try again after the backoff.
+ * Its readers do not end (the readers' eos-on-writer-eos=false: see
+ * reader_desc): they wait, and read on when it is back. */
 void
 runner_fail (Runner &r, const char *why) noexcept
 {
@@ -191,13 +241,6 @@ runner_fail (Runner &r, const char *why) noexcept
       && ran > 10 * G_TIME_SPAN_SECOND)
     r.backoff_ms = kBackoffMinMs;
   runner_down (r, why, true);
-  GstElement *ring = gst_bin_get_by_name (GST_BIN (r.pipeline), "ring");
-  if (ring) {
-    GstPad *pad = gst_element_get_static_pad (ring, "sink");
-    gst_pad_send_event (pad, gst_event_new_eos ());
-    gst_object_unref (pad);
-    gst_object_unref (ring);
-  }
   GSource *keep_retry = r.retry_source;
   r.retry_source = nullptr;
   runner_stop (r);
@@ -205,11 +248,49 @@ runner_fail (Runner &r, const char *why) noexcept
   runner_schedule_retry (r);
 }
 
+/* A looping runner reached the end of its input (loop_at_eos): back to
+ * its start with a flushing seek. Its readers see the flush and a new
+ * segment, which they map after what they played: clients stay, timestamps
+ * go on (clocksync sync-to-first paces it from now). One that cannot seek
+ * is restarted. Server context. */
+static void
+runner_loop (Runner &r) noexcept
+{
+  GstElement *ring = r.pipeline
+                         ? gst_bin_get_by_name (GST_BIN (r.pipeline), "ring")
+                         : nullptr;
+  if (!ring)
+    return;
+  /* (the writer has no source pad, so it cannot take a seek itself: the
+   * seek goes upstream from its sink pad) */
+  GstPad *pad = gst_element_get_static_pad (ring, "sink");
+  gboolean seeked = gst_pad_push_event (
+      pad, gst_event_new_seek (1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH,
+                               GST_SEEK_TYPE_SET, 0, GST_SEEK_TYPE_NONE,
+                               GST_CLOCK_TIME_NONE));
+  gst_object_unref (pad);
+  gst_object_unref (ring);
+  if (!seeked) {
+    runner_fail (r, "ended (cannot seek back to its start to loop)");
+    return;
+  }
+  guint64 n = r.loops.fetch_add (1, std::memory_order_relaxed) + 1;
+  log_line (
+      r.env,
+      "%s: end of its input, looping to its start (loop %" G_GUINT64_FORMAT
+      "; clients stay)",
+      r.label.c_str (), n);
+}
+
 static gboolean
 runner_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
 {
   auto *r = static_cast<Runner *> (data);
   switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_APPLICATION:
+    if (gst_message_has_name (msg, "fanout-loop"))
+      runner_loop (*r);
+    break;
   case GST_MESSAGE_ERROR: {
     GError *err = nullptr;
     gst_message_parse_error (msg, &err, nullptr);

@@ -49,6 +49,11 @@ public:
                             bool from_bus) noexcept = 0;
   /* The writer (the element named "ring") received a keyframe. */
   virtual void runner_keyframe (Runner &r) noexcept = 0;
+  /* The first caps of a restarted run that had delivered before: @before
+   * are the last run's (the writer's streaming thread, before the caps
+   * enter the ring). */
+  virtual void runner_back (Runner &r, const GstCaps *before,
+                            const GstCaps *now) noexcept = 0;
 
 protected:
   ~RunnerOwner () = default;
@@ -72,10 +77,23 @@ struct Runner {
   /* Set by the streaming thread at the writer's first buffer, read by the
    * server context: release/acquire publishes the caps stored before it. */
   std::atomic<bool> got_buffer{ false };
-  std::mutex caps_lock; /* protects caps */
+  std::mutex caps_lock; /* protects caps and prev_caps */
   GstCaps *caps = nullptr;
+  /* The caps of the previous run, if it delivered (set at each start): the
+   * new run's first caps are compared with them (runner_back). */
+  GstCaps *prev_caps = nullptr;
+  /* Set by the owner before the first start: at the end of its input (EOS
+   * after a frame) the pipeline seeks back to its start instead of being
+   * restarted (a file: its readers see no end). loops: how often (relaxed
+   * counter, read by /metrics). */
+  bool loop = false;
+  std::atomic<guint64> loops{ 0 };
 
-  ~Runner () { gst_caps_replace (&caps, nullptr); }
+  ~Runner ()
+  {
+    gst_caps_replace (&caps, nullptr);
+    gst_caps_replace (&prev_caps, nullptr);
+  }
   /* A reference to the running pipeline, or nullptr: any thread. */
   GstElement *ref_pipeline ()
   {
@@ -101,8 +119,9 @@ struct Runner {
 bool runner_start (Runner &r, GError **error) noexcept;
 /* Stops the pipeline and any retry. */
 void runner_stop (Runner &r) noexcept;
-/* The pipeline failed or ended (@why): its readers see EOS, it is stopped
- * and tried again after the backoff. */
+/* The pipeline failed or ended (@why): it is stopped and tried again after
+ * the backoff. Its readers do not end: they wait and read on when it is
+ * back (a discontinuity). */
 void runner_fail (Runner &r, const char *why) noexcept;
 /* Arms the next attempt after the backoff (unless one is armed) and
  * doubles the backoff. */

@@ -82,6 +82,7 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
   auto fs = std::make_unique<FanoutServer> ();
   Server &s = fs->s;
   s.cfg = *config;
+  s.end_mount_sessions = client_end_mount_sessions;
   FanoutServerConfig &c = s.cfg;
 
   static const bool pay_bin = pay_bin_register ();
@@ -162,6 +163,7 @@ fanout_server_new (const FanoutServerConfig *config, GError **error)
     }
     auto m = mount_new (&s, mc, src, mode,
                         mc.max_clients >= 0 ? mc.max_clients : c.max_clients);
+    src->mounts.push_back (m.get ());
     s.mounts.push_back (std::move (m));
   }
   return fs.release ();

@@ -285,6 +285,14 @@ metrics_text (Server *s)
     g_string_append_printf (
         o, "fanout_source_restarts_total{source=\"%s\"} %u\n",
         label (src->cfg.name).c_str (), src->runner.restarts);
+  head ("fanout_source_loops_total", "counter",
+        "Times a looping source (a file) started over from its beginning.");
+  for (auto &src : s->sources)
+    if (src->runner.loop)
+      g_string_append_printf (
+          o, "fanout_source_loops_total{source=\"%s\"} %" G_GUINT64_FORMAT "\n",
+          label (src->cfg.name).c_str (),
+          src->runner.loops.load (std::memory_order_relaxed));
   /* Rings: each source's, and each encoding mount's (ring = channel). */
   std::vector<std::pair<std::string, std::map<std::string, guint64>>> rings;
   auto collect = [&rings] (Runner &r, const std::string &channel) {
@@ -344,6 +352,31 @@ stats_json_unguarded (Server &s)
     json_builder_add_boolean_value (b, src->runner.pipeline != nullptr);
     json_builder_set_member_name (b, "restarts");
     json_builder_add_int_value (b, src->runner.restarts);
+    if (src->runner.loop) {
+      json_builder_set_member_name (b, "loops");
+      json_builder_add_int_value (
+          b, (gint64)src->runner.loops.load (std::memory_order_relaxed));
+    }
+    {
+      /* why the source last went down, and what came back */
+      std::string why, outcome;
+      {
+        std::lock_guard<std::mutex> g (src->restart_lock);
+        why = src->restart_why;
+        outcome = src->restart_outcome;
+      }
+      json_builder_set_member_name (b, "last_restart");
+      if (why.empty ()) {
+        json_builder_add_null_value (b);
+      } else {
+        json_builder_begin_object (b);
+        json_builder_set_member_name (b, "why");
+        json_builder_add_string_value (b, why.c_str ());
+        json_builder_set_member_name (b, "outcome");
+        json_builder_add_string_value (b, outcome.c_str ());
+        json_builder_end_object (b);
+      }
+    }
     GstCaps *caps = src->runner.get_caps ();
     gchar *cs = caps ? gst_caps_to_string (caps) : g_strdup ("");
     json_builder_set_member_name (b, "caps");
