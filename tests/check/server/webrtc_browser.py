@@ -47,8 +47,9 @@ def mount_stats(path='/live'):
     return SRV.mount(path)
 
 
+# A player that has not counted yet has no data-frames (NaN, JSON null): 0.
 FRAMES_JS = ("Array.from(document.querySelectorAll('video[data-whep]'))"
-             ".map(v => [+v.dataset.frames, v.dataset.error || ''])")
+             ".map(v => [+(v.dataset.frames || 0), v.dataset.error || ''])")
 
 
 def frames(b, tab):
