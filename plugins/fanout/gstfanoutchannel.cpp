@@ -74,6 +74,31 @@ struct Channel::State {
   /* Written by the writer's property setter, read by readers when they
    * create a cursor: relaxed, an independent value with no data behind it. */
   std::atomic<guint64> max_lag_time{ GST_CLOCK_TIME_NONE };
+  /* The writer's clock (a reference, owned here) and base time, a seqlock:
+   * written under Registry::lock only (one writer of the seqlock at a
+   * time), read by readers without a lock. clock_seq is odd while a
+   * publication is under way. Orders: the writer stores clock_seq odd
+   * (relaxed), a release fence, the fields (relaxed), clock_seq even
+   * (release); a reader loads clock_seq (acquire), the fields (relaxed),
+   * an acquire fence, clock_seq again (relaxed), and uses the fields only
+   * when both loads are equal and even (the usual C++ seqlock: every field
+   * is atomic, so a torn read is discarded, never a data race). */
+  std::atomic<guint64> clock_seq{ 0 };
+  std::atomic<GstClock *> clock{ nullptr };
+  std::atomic<guint64> base_time{ GST_CLOCK_TIME_NONE };
+
+  /* Registry lock held. Returns the clock reference it replaced (to be
+   * dropped after unlocking). */
+  GstClock *publish_clock (GstClock *c, GstClockTime base) noexcept
+  {
+    const guint64 s = clock_seq.load (std::memory_order_relaxed);
+    clock_seq.store (s + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence (std::memory_order_release);
+    GstClock *old = clock.exchange (c, std::memory_order_relaxed);
+    base_time.store (base, std::memory_order_relaxed);
+    clock_seq.store (s + 2, std::memory_order_release);
+    return old;
+  }
 
   WriterSnapshot snapshot () const noexcept
   {
@@ -94,6 +119,11 @@ Channel::Channel (std::string name) noexcept
 Channel::~Channel ()
 {
   GST_DEBUG ("channel '%s' freed", name_.c_str ());
+  if (st_) {
+    GstClock *c = st_->clock.exchange (nullptr, std::memory_order_relaxed);
+    if (c)
+      gst_object_unref (c);
+  }
   delete st_;
 }
 
@@ -205,9 +235,11 @@ void
 Channel::detach_writer (GstElement *writer) noexcept
 {
   Registry &r = registry ();
+  ObjRef<GstClock> old_clock; /* dropped after unlocking */
   std::lock_guard<std::mutex> lk (r.lock);
   if (st_->writer != writer)
     return;
+  old_clock.reset (st_->publish_clock (nullptr, GST_CLOCK_TIME_NONE));
   st_->writer = nullptr;
   st_->callbacks = ChannelWriterCallbacks{};
   st_->flushing = false;
@@ -255,6 +287,51 @@ GstClockTime
 Channel::max_lag_time () const noexcept
 {
   return st_->max_lag_time.load (std::memory_order_relaxed);
+}
+
+void
+Channel::set_writer_clock (GstElement *writer, GstClock *clock,
+                           GstClockTime base_time) noexcept
+{
+  Registry &r = registry ();
+  ObjRef<GstClock> ref = ObjRef<GstClock>::ref (clock);
+  {
+    std::lock_guard<std::mutex> lk (r.lock);
+    if (st_->writer != writer)
+      return; /* ref dropped after unlocking */
+    if (!clock)
+      base_time = GST_CLOCK_TIME_NONE;
+    /* the channel takes our reference; the old one is dropped below */
+    ref.reset (st_->publish_clock (ref.release (), base_time));
+    GST_DEBUG ("channel '%s': writer clock %p, base time %" GST_TIME_FORMAT,
+               name_.c_str (), (void *)clock, GST_TIME_ARGS (base_time));
+  }
+}
+
+bool
+Channel::writer_clock (const GstClock **clock,
+                       GstClockTime *base_time) const noexcept
+{
+  /* a publication is a few stores under the registry lock: retry a few
+   * times rather than report "none" for a torn read */
+  for (int tries = 0; tries < 64; tries++) {
+    /* acquire: pairs with the release store ending a publication */
+    const guint64 s1 = st_->clock_seq.load (std::memory_order_acquire);
+    if (s1 & 1)
+      continue;
+    GstClock *c = st_->clock.load (std::memory_order_relaxed);
+    GstClockTime b = st_->base_time.load (std::memory_order_relaxed);
+    /* acquire fence: the field loads above come before the re-check */
+    std::atomic_thread_fence (std::memory_order_acquire);
+    if (st_->clock_seq.load (std::memory_order_relaxed) != s1)
+      continue;
+    if (!c || !GST_CLOCK_TIME_IS_VALID (b))
+      return false;
+    *clock = c;
+    *base_time = b;
+    return true;
+  }
+  return false;
 }
 
 ChannelRef

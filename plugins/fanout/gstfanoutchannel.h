@@ -99,6 +99,23 @@ public:
   void set_max_lag_time (GstClockTime t) noexcept;
   GstClockTime max_lag_time () const noexcept;
 
+  /* The attached writer's clock and base time, published by @writer when
+   * it goes to PLAYING (and cleared, @clock nullptr and @base_time
+   * GST_CLOCK_TIME_NONE, when it leaves PLAYING or detaches), so that a
+   * reader can map the writer's running time to clock time. A no-op when
+   * @writer is not the attached writer. The channel holds a reference on
+   * @clock while it is published: the pointer a reader loads cannot be
+   * freed and reused by another clock while published. Readers compare it
+   * with their own clock for identity only and never dereference it.
+   * State-change threads only (takes the registry lock). */
+  void set_writer_clock (GstElement *writer, GstClock *clock,
+                         GstClockTime base_time) noexcept;
+  /* Reader side, any thread, no lock (a seqlock over atomics): the
+   * published pair, or false (@clock, @base_time untouched) when none is
+   * published or a publication is under way (try again later). */
+  bool writer_clock (const GstClock **clock,
+                     GstClockTime *base_time) const noexcept;
+
   /* --- reader side -------------------------------------------------- */
 
   /* Registers @reader on channel @name (created when needed, without a

@@ -23,7 +23,8 @@
  * turns), and its cost per buffer does not depend on the number of readers.
  * Upstream events sent by readers (force-key-unit when a reader starts
  * without a keyframe in the ring) are pushed upstream from the sink pad,
- * at most one per GOP.
+ * at most one per GOP. While PLAYING it publishes its clock and base time
+ * in the channel, for readers with timestamp-mode=clock.
  *
  * ## Example launch line
  * |[
@@ -529,6 +530,22 @@ gst_fanout_sink_change_state (GstElement *element,
   case GST_STATE_CHANGE_READY_TO_PAUSED:
     /* no data flows yet: the glue may take the writer */
     priv->glue.set_writer (priv->ring_writer);
+    break;
+  case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+    /* the bin set our clock and base time before this call: readers with
+     * timestamp-mode=clock map our running time through them */
+    if (priv->channel) {
+      GstClock *clock = gst_element_get_clock (element);
+      priv->channel->set_writer_clock (element, clock,
+                                       gst_element_get_base_time (element));
+      if (clock)
+        gst_object_unref (clock);
+    }
+    break;
+  case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+    /* the base time is over: the next PLAYING brings another */
+    if (priv->channel)
+      priv->channel->set_writer_clock (element, nullptr, GST_CLOCK_TIME_NONE);
     break;
   case GST_STATE_CHANGE_PAUSED_TO_READY:
     /* 1. release a push that waits for a lag-policy=block reader; readers

@@ -28,10 +28,15 @@
  * With timestamp-mode=running-time (the default) the stream is mapped into
  * this pipeline's running time (the writer's segment, shifted so that the
  * first buffer plays now; buffers are not copied), keeping the writer's
- * spacing, so a reader
- * pipeline started at any time plays at once. Writer EOS, restarts and
- * caps changes reach the reader in order; with eos-on-writer-eos=false the
- * writer's EOS is not forwarded and the reader waits for the next writer.
+ * spacing, so a reader pipeline started at any time plays at once. With
+ * timestamp-mode=clock the writer's running time is mapped through clock
+ * time (writer running time + writer base time - our base time): readers of
+ * several channels written on one clock (audio and video) get their capture
+ * clock times, in sync whenever each started; while the writer's base time
+ * is unknown or its clock is another, running-time is used for that
+ * stretch. Writer EOS, restarts and caps changes reach the reader in order;
+ * with eos-on-writer-eos=false the writer's EOS is not forwarded and the
+ * reader waits for the next writer.
  *
  * ## Example launch line
  * |[
@@ -100,6 +105,12 @@ gst_fanout_src_timestamp_mode_get_type (void)
       "Re-time into this pipeline's running time", "running-time" },
     { GST_FANOUT_SRC_TIMESTAMP_MODE_PASSTHROUGH,
       "Keep the writer's timestamps and segments", "passthrough" },
+    { GST_FANOUT_SRC_TIMESTAMP_MODE_CLOCK,
+      "Map the writer's running time through clock time (writer running "
+      "time + writer base time - our base time: the capture clock time, "
+      "lip sync across channels on one clock); running-time while the "
+      "writer's base time is unknown or its clock is another",
+      "clock" },
     { 0, NULL, NULL },
   };
 
@@ -131,6 +142,7 @@ struct GstFanoutSrcPrivate final : public PadReaderHooks {
 
   void reset_timing () noexcept;
   GstMiniObject *retime (GstMiniObject *obj) noexcept;
+  bool clock_offset (GstClockTimeDiff *target) noexcept;
   void push_segment (GstClockTimeDiff off) noexcept;
   GstClockTime now () noexcept;
 
@@ -171,7 +183,20 @@ struct GstFanoutSrcPrivate final : public PadReaderHooks {
   bool segment_pending = false; /* a writer segment not pushed yet */
   guint32 segment_seqnum = 0;
   GstClockTimeDiff offset = 0; /* ours = writer running time + offset */
-  GstClockTime last_out = GST_CLOCK_TIME_NONE; /* our running time */
+  /* our running time of the last buffer out (negative in clock mode for
+   * one captured before this pipeline started); kNoLastOut for none */
+  static constexpr GstClockTimeDiff kNoLastOut = G_MININT64;
+  GstClockTimeDiff last_out = kNoLastOut;
+
+  /* timestamp-mode=clock (task thread). Our own clock and base time are
+   * re-read (object lock) once after each PAUSED->PLAYING, which sets
+   * clock_stale (release; the task's exchange is acquire). own_clock is a
+   * reference, compared for identity with the writer's published clock. */
+  std::atomic<bool> clock_stale{ true };
+  ObjRef<GstClock> own_clock;
+  GstClockTime own_base = GST_CLOCK_TIME_NONE;
+  enum class ClockState { Unknown, Mapped, NoBase, OtherClock };
+  ClockState clock_state = ClockState::Unknown; /* logged on changes */
 };
 
 #define gst_fanout_src_parent_class parent_class
@@ -260,14 +285,24 @@ gst_fanout_src_class_init (GstFanoutSrcClass *klass)
   /**
    * GstFanoutSrc:timestamp-mode:
    *
-   * How buffers are timestamped.
+   * How buffers are timestamped. running-time: the first buffer plays now,
+   * then the writer's spacing. clock: our running time = the writer's
+   * running time + the writer's base time - our base time, so readers of
+   * several channels (audio and video) written on one clock stay in sync
+   * whenever they started; while the writer is not PLAYING or runs on
+   * another clock, running-time is used for that stretch (logged). In both
+   * re-timing modes a buffer never goes out before one already pushed.
+   * passthrough: the writer's timestamps and segments.
    */
   g_object_class_install_property (
       gobject_class, PROP_TIMESTAMP_MODE,
       g_param_spec_enum (
           "timestamp-mode", "Timestamp mode",
-          "Re-time buffers into this pipeline's running time, or keep the "
-          "writer's timestamps",
+          "Re-time buffers into this pipeline's running time (first buffer "
+          "plays now), map them through clock time (clock: writer running "
+          "time + writer base time - our base time, lip sync across "
+          "channels on one clock; running-time while the writer's base time "
+          "or clock is not ours), or keep the writer's timestamps",
           GST_TYPE_FANOUT_SRC_TIMESTAMP_MODE, DEFAULT_PROP_TIMESTAMP_MODE,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
                         | GST_PARAM_MUTABLE_READY)));
@@ -579,7 +614,8 @@ GstFanoutSrcPrivate::reset_timing () noexcept
   have_offset = false;
   segment_pending = false;
   offset = 0;
-  last_out = GST_CLOCK_TIME_NONE;
+  last_out = kNoLastOut;
+  clock_state = ClockState::Unknown;
 }
 
 /* A buffer whose header (timestamps, flags) we may change, sharing @buf's
@@ -669,13 +705,37 @@ GstFanoutSrcPrivate::retime (GstMiniObject *obj) noexcept
     return obj;
   }
 
-  if (!have_offset || GST_BUFFER_FLAG_IS_SET (first, GST_BUFFER_FLAG_DISCONT)) {
+  const GstClockTimeDiff r = GstClockTimeDiff (ref);
+  GstClockTimeDiff target;
+  if (ts_mode == GST_FANOUT_SRC_TIMESTAMP_MODE_CLOCK
+      && clock_offset (&target)) {
+    /* clock mode: the offset is the clock's, whatever the buffer's age;
+     * never before what was pushed: when the target would go back, keep
+     * the current offset while it is still monotonic, else clamp (as
+     * running-time mode does), until the target catches up */
+    if (!have_offset || offset != target) {
+      GstClockTimeDiff off = target;
+      if (last_out != kNoLastOut && r + target < last_out)
+        off = have_offset && r + offset >= last_out ? offset : last_out - r;
+      if (!have_offset || off != offset) {
+        GST_DEBUG_OBJECT (
+            self,
+            "writer running time %" GST_TIME_FORMAT
+            ": clock offset %" GST_STIME_FORMAT ", applied %" GST_STIME_FORMAT,
+            GST_TIME_ARGS (ref), GST_STIME_ARGS (target), GST_STIME_ARGS (off));
+        segment_pending = true;
+      }
+      offset = off;
+      have_offset = true;
+    }
+  } else if (!have_offset
+             || GST_BUFFER_FLAG_IS_SET (first, GST_BUFFER_FLAG_DISCONT)) {
+    /* running-time mode (and clock mode's fallback) */
     GstClockTime t = now ();
     GstClockTimeDiff off
         = GST_CLOCK_TIME_IS_VALID (t) ? GST_CLOCK_DIFF (ref, t) : 0;
-    if (GST_CLOCK_TIME_IS_VALID (last_out)
-        && GstClockTimeDiff (ref) + off < GstClockTimeDiff (last_out))
-      off = GST_CLOCK_DIFF (ref, last_out);
+    if (last_out != kNoLastOut && r + off < last_out)
+      off = last_out - r;
     GST_DEBUG_OBJECT (
         self,
         "writer running time %" GST_TIME_FORMAT " plays at %" GST_TIME_FORMAT
@@ -688,9 +748,63 @@ GstFanoutSrcPrivate::retime (GstMiniObject *obj) noexcept
   }
   if (segment_pending)
     push_segment (offset);
-  GstClockTimeDiff out = GstClockTimeDiff (ref) + offset;
-  last_out = out > 0 ? GstClockTime (out) : 0;
+  last_out = r + offset;
   return obj;
+}
+
+/* Clock mode: sets @target to the offset that maps the writer's running
+ * time to ours through clock time (writer base time - our base time) and
+ * returns true, or returns false (running-time fallback) when the writer
+ * published no base time (not PLAYING, or gone) or runs on another clock.
+ * Each change of that state is logged once. The task thread. */
+bool
+GstFanoutSrcPrivate::clock_offset (GstClockTimeDiff *target) noexcept
+{
+  /* acquire: pairs with the release store in change_state */
+  if (G_UNLIKELY (clock_stale.exchange (false, std::memory_order_acquire))) {
+    own_clock.reset (gst_element_get_clock (GST_ELEMENT_CAST (self)));
+    own_base = gst_element_get_base_time (GST_ELEMENT_CAST (self));
+  }
+
+  const GstClock *wclock = nullptr;
+  GstClockTime wbase = GST_CLOCK_TIME_NONE;
+  ClockState st;
+  if (!channel || !own_clock || !GST_CLOCK_TIME_IS_VALID (own_base)
+      || !channel->writer_clock (&wclock, &wbase))
+    st = ClockState::NoBase;
+  else if (wclock != own_clock.get ())
+    st = ClockState::OtherClock;
+  else
+    st = ClockState::Mapped;
+
+  if (G_UNLIKELY (st != clock_state)) {
+    switch (st) {
+    case ClockState::Mapped:
+      GST_INFO_OBJECT (self,
+                       "clock mode: writer base time %" GST_TIME_FORMAT
+                       ", ours %" GST_TIME_FORMAT,
+                       GST_TIME_ARGS (wbase), GST_TIME_ARGS (own_base));
+      break;
+    case ClockState::NoBase:
+      GST_INFO_OBJECT (self, "clock mode: the writer's base time is unknown "
+                             "(not PLAYING): running-time meanwhile");
+      break;
+    case ClockState::OtherClock:
+      GST_WARNING_OBJECT (self,
+                          "clock mode: the writer runs on another clock "
+                          "(%p, ours %" GST_PTR_FORMAT "): running-time "
+                          "meanwhile",
+                          (const void *)wclock, own_clock.get ());
+      break;
+    case ClockState::Unknown:
+      break;
+    }
+    clock_state = st;
+  }
+  if (st != ClockState::Mapped)
+    return false;
+  *target = GST_CLOCK_DIFF (own_base, wbase);
+  return true;
 }
 
 GstMiniObject *
@@ -1051,6 +1165,7 @@ gst_fanout_src_change_state (GstElement *element,
     GST_OBJECT_LOCK (self);
     priv->ts_mode = priv->ts_mode_setting;
     GST_OBJECT_UNLOCK (self);
+    priv->own_clock.reset ();
     priv->joined = false;
     priv->wait_start = 0;
     priv->warned = false;
@@ -1061,6 +1176,8 @@ gst_fanout_src_change_state (GstElement *element,
   case GST_STATE_CHANGE_PAUSED_TO_PLAYING: {
     GMutexLock l (&priv->task_lock);
     priv->playing = true;
+    /* release: the bin set our clock and base time before this call */
+    priv->clock_stale.store (true, std::memory_order_release);
     /* release: read by the task it (re)starts */
     priv->interrupt.store (false, std::memory_order_release);
     if (!priv->ended.load (std::memory_order_acquire))
@@ -1089,6 +1206,7 @@ gst_fanout_src_change_state (GstElement *element,
     break;
   case GST_STATE_CHANGE_READY_TO_NULL:
     gst_fanout_src_detach (self);
+    priv->own_clock.reset (); /* no task runs */
     break;
   default:
     break;

@@ -27,12 +27,19 @@ G_BEGIN_DECLS
  *   buffer plays now), keeping the writer's spacing
  * @GST_FANOUT_SRC_TIMESTAMP_MODE_PASSTHROUGH: the writer's timestamps and
  *   segments, unchanged
+ * @GST_FANOUT_SRC_TIMESTAMP_MODE_CLOCK: map the writer's running time
+ *   through clock time (ours = writer running time + writer base time -
+ *   our base time), so that every reader of every writer on one clock
+ *   stamps a buffer with its capture clock time (lip sync across
+ *   channels); falls back to running-time while the writer's base time is
+ *   unknown or its clock is another one
  *
  * How fanoutsrc timestamps what it reads.
  */
 typedef enum {
   GST_FANOUT_SRC_TIMESTAMP_MODE_RUNNING_TIME = 0,
   GST_FANOUT_SRC_TIMESTAMP_MODE_PASSTHROUGH = 1,
+  GST_FANOUT_SRC_TIMESTAMP_MODE_CLOCK = 2,
 } GstFanoutSrcTimestampMode;
 
 #define GST_TYPE_FANOUT_SRC_TIMESTAMP_MODE                                     \

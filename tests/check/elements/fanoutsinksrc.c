@@ -1034,6 +1034,358 @@ GST_START_TEST (test_timestamp_modes)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------ timestamp-mode=clock
+ *
+ * Real pipelines on the system clock, each with its own base time: writers
+ * `videotestsrc is-live=true ! fanoutsink`, readers `fanoutsrc ! fakesink`.
+ * A probe logs every buffer with its running time (signed: in clock mode a
+ * buffer captured before the reader's pipeline started is negative) and the
+ * caps width in force (which writer it came from). The checks are
+ * arithmetic on the logged values, never on how long anything took. */
+
+typedef struct {
+  GstClockTime pts;
+  gint sign; /* of the running time, 0: none */
+  GstClockTime rt;
+  gint width;
+} TsRec;
+
+typedef struct {
+  GstElement *pipeline;
+  GMutex lock;
+  GCond cond;
+  GstSegment segment; /* in force */
+  gint width;         /* of the caps in force */
+  GArray *recs;       /* TsRec */
+  GstClockTime base;  /* the pipeline's base time, once PLAYING */
+} TsPipe;
+
+static GstPadProbeReturn
+ts_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  TsPipe *p = data;
+
+  g_mutex_lock (&p->lock);
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+    TsRec rec = { GST_BUFFER_PTS (buf), 0, GST_CLOCK_TIME_NONE, p->width };
+
+    if (p->segment.format == GST_FORMAT_TIME
+        && GST_CLOCK_TIME_IS_VALID (rec.pts))
+      rec.sign = gst_segment_to_running_time_full (&p->segment, GST_FORMAT_TIME,
+                                                   rec.pts, &rec.rt);
+    g_array_append_val (p->recs, rec);
+    g_cond_broadcast (&p->cond);
+  } else {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT) {
+      gst_event_copy_segment (ev, &p->segment);
+    } else if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+
+      gst_event_parse_caps (ev, &caps);
+      gst_structure_get_int (gst_caps_get_structure (caps, 0), "width",
+                             &p->width);
+    }
+  }
+  g_mutex_unlock (&p->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+/* @desc names the probed element "probed"; its pad @pad_name is logged. */
+static TsPipe *
+ts_pipe_new (const gchar *desc, const gchar *pad_name)
+{
+  TsPipe *p = g_new0 (TsPipe, 1);
+  GError *err = NULL;
+  GstElement *e;
+  GstPad *pad;
+
+  p->pipeline = gst_parse_launch (desc, &err);
+  fail_unless (p->pipeline != NULL && err == NULL, "%s: %s", desc,
+               err ? err->message : "");
+  g_mutex_init (&p->lock);
+  g_cond_init (&p->cond);
+  gst_segment_init (&p->segment, GST_FORMAT_UNDEFINED);
+  p->recs = g_array_new (FALSE, FALSE, sizeof (TsRec));
+  p->base = GST_CLOCK_TIME_NONE;
+  e = gst_bin_get_by_name (GST_BIN (p->pipeline), "probed");
+  fail_unless (e != NULL);
+  pad = gst_element_get_static_pad (e, pad_name);
+  gst_pad_add_probe (
+      pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      ts_probe, p, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (e);
+  return p;
+}
+
+static TsPipe *
+ts_writer_new (const gchar *channel, gint width)
+{
+  gchar *desc = g_strdup_printf (
+      "videotestsrc is-live=true ! video/x-raw,format=I420,width=%d,"
+      "height=48,framerate=30/1 ! fanoutsink name=probed channel=%s",
+      width, channel);
+  TsPipe *p = ts_pipe_new (desc, "sink");
+
+  g_free (desc);
+  return p;
+}
+
+static TsPipe *
+ts_reader_new (const gchar *channel, const gchar *props)
+{
+  gchar *desc = g_strdup_printf (
+      "fanoutsrc name=probed channel=%s %s ! fakesink sync=false", channel,
+      props);
+  TsPipe *p = ts_pipe_new (desc, "src");
+
+  g_free (desc);
+  return p;
+}
+
+static void
+ts_pipe_play (TsPipe *p)
+{
+  fail_unless (gst_element_set_state (p->pipeline, GST_STATE_PLAYING)
+               != GST_STATE_CHANGE_FAILURE);
+  fail_unless (
+      gst_element_get_state (p->pipeline, NULL, NULL, GST_CLOCK_TIME_NONE)
+      != GST_STATE_CHANGE_FAILURE);
+  p->base = gst_element_get_base_time (p->pipeline);
+  fail_unless (GST_CLOCK_TIME_IS_VALID (p->base));
+}
+
+/* Waits until @p logged @n buffers of caps width @width (0: any). */
+static void
+ts_pipe_wait (TsPipe *p, gint width, guint n)
+{
+  gint64 deadline = make_deadline ();
+
+  g_mutex_lock (&p->lock);
+  for (;;) {
+    guint have = 0;
+
+    for (guint i = 0; i < p->recs->len; i++)
+      if (!width || g_array_index (p->recs, TsRec, i).width == width)
+        have++;
+    if (have >= n)
+      break;
+    if (!g_cond_wait_until (&p->cond, &p->lock, deadline))
+      fail ("%s: %u of %u buffers (width %d) before the deadline",
+            GST_OBJECT_NAME (p->pipeline), have, n, width);
+  }
+  g_mutex_unlock (&p->lock);
+}
+
+static void
+ts_pipe_free (TsPipe *p)
+{
+  if (p->pipeline) {
+    assert_no_error (p->pipeline);
+    gst_element_set_state (p->pipeline, GST_STATE_NULL);
+    gst_object_unref (p->pipeline);
+  }
+  g_array_unref (p->recs);
+  g_cond_clear (&p->cond);
+  g_mutex_clear (&p->lock);
+  g_free (p);
+}
+
+/* Stops @p's pipeline (its log stays readable). */
+static void
+ts_pipe_stop (TsPipe *p)
+{
+  assert_no_error (p->pipeline);
+  gst_element_set_state (p->pipeline, GST_STATE_NULL);
+  gst_object_unref (p->pipeline);
+  p->pipeline = NULL;
+}
+
+static gint64
+ts_signed_rt (const TsRec *r)
+{
+  fail_unless (r->sign != 0, "a buffer without running time");
+  return r->sign > 0 ? (gint64)r->rt : -(gint64)r->rt;
+}
+
+/* (reader running time + reader base time) - (writer running time + writer
+ * base time) of reader record @r, which writer @w wrote. */
+static GstClockTimeDiff
+ts_clock_error (const TsPipe *reader, const TsRec *r, const TsPipe *w)
+{
+  GstClockTime wrt
+      = gst_segment_to_running_time (&w->segment, GST_FORMAT_TIME, r->pts);
+
+  fail_unless (GST_CLOCK_TIME_IS_VALID (wrt));
+  return ts_signed_rt (r) + (gint64)reader->base
+         - ((gint64)wrt + (gint64)w->base);
+}
+
+/* Every buffer of @reader's log from writer @w (by caps width) carries its
+ * writer's clock time; returns how many were checked. */
+static guint
+ts_assert_clock_mapped (TsPipe *reader, TsPipe *w)
+{
+  guint checked = 0;
+
+  g_mutex_lock (&reader->lock);
+  for (guint i = 0; i < reader->recs->len; i++) {
+    const TsRec *r = &g_array_index (reader->recs, TsRec, i);
+    GstClockTimeDiff err;
+
+    if (r->width != w->width)
+      continue;
+    err = ts_clock_error (reader, r, w);
+    fail_unless (ABS (err) <= GST_MSECOND,
+                 "buffer %u (pts %" GST_TIME_FORMAT ") is %" GST_STIME_FORMAT
+                 " off its writer's clock time",
+                 i, GST_TIME_ARGS (r->pts), GST_STIME_ARGS (err));
+    checked++;
+  }
+  g_mutex_unlock (&reader->lock);
+  return checked;
+}
+
+/* Two clock-mode readers started at different moments (so with other base
+ * times) stamp every buffer with the writer's clock time; a default-mode
+ * reader does not (it plays its first buffer "now", here one captured long
+ * before: start-position=oldest). */
+GST_START_TEST (test_clock_mode_maps_through_clock_time)
+{
+  TsPipe *w = ts_writer_new ("clk", 64);
+  TsPipe *r1 = ts_reader_new ("clk", "timestamp-mode=clock");
+  /* from the oldest item: buffers captured before r2's pipeline started
+   * get negative running times, mapped all the same */
+  TsPipe *r2
+      = ts_reader_new ("clk", "timestamp-mode=clock start-position=oldest");
+  TsPipe *r0 = ts_reader_new ("clk", "start-position=oldest");
+  GstClockTimeDiff err;
+
+  ts_pipe_play (w);
+  ts_pipe_wait (w, 0, 10); /* the writer runs: >= 300 ms of frames */
+  ts_pipe_play (r1);
+  ts_pipe_wait (r1, 0, 5);
+  ts_pipe_play (r2);
+  ts_pipe_play (r0);
+  ts_pipe_wait (r1, 0, 20);
+  ts_pipe_wait (r2, 0, 10);
+  ts_pipe_wait (r0, 0, 10);
+  ts_pipe_stop (r1);
+  ts_pipe_stop (r2);
+  ts_pipe_stop (r0);
+  ts_pipe_stop (w);
+
+  /* the readers have other base times, their buffers the same clock time */
+  fail_unless (r1->base != r2->base);
+  fail_unless (ts_assert_clock_mapped (r1, w) >= 20);
+  fail_unless (ts_assert_clock_mapped (r2, w) >= 10);
+
+  /* default mode: the first (oldest, >= 300 ms old) buffer plays when it is
+   * read, not at its capture clock time */
+  g_mutex_lock (&r0->lock);
+  err = ts_clock_error (r0, &g_array_index (r0->recs, TsRec, 0), w);
+  g_mutex_unlock (&r0->lock);
+  fail_unless (err > GST_MSECOND,
+               "default mode maps through clock time (%" GST_STIME_FORMAT ")",
+               GST_STIME_ARGS (err));
+
+  ts_pipe_free (r1);
+  ts_pipe_free (r2);
+  ts_pipe_free (r0);
+  ts_pipe_free (w);
+}
+
+GST_END_TEST;
+
+/* A writer restart (pipeline to NULL, a new one later, with a new base time
+ * and running time from 0): a clock-mode reader's timestamps keep
+ * increasing, and each writer's buffers carry that writer's clock time. */
+GST_START_TEST (test_clock_mode_writer_restart)
+{
+  TsPipe *w1 = ts_writer_new ("clkr", 64);
+  TsPipe *r
+      = ts_reader_new ("clkr", "timestamp-mode=clock eos-on-writer-eos=false "
+                               "start-position=oldest");
+  TsPipe *w2;
+  gint64 last = G_MININT64;
+
+  ts_pipe_play (w1);
+  ts_pipe_wait (w1, 0, 5);
+  ts_pipe_play (r);
+  ts_pipe_wait (r, 64, 10);
+  ts_pipe_stop (w1);
+
+  /* a gap, so that the new writer's running time restarts well below */
+  g_usleep (200 * G_TIME_SPAN_MILLISECOND);
+  w2 = ts_writer_new ("clkr", 32);
+  ts_pipe_play (w2);
+  ts_pipe_wait (r, 32, 10);
+  ts_pipe_stop (r);
+  ts_pipe_stop (w2);
+
+  g_mutex_lock (&r->lock);
+  for (guint i = 0; i < r->recs->len; i++) {
+    gint64 t = ts_signed_rt (&g_array_index (r->recs, TsRec, i));
+
+    fail_unless (t > last,
+                 "buffer %u at %" G_GINT64_FORMAT " after %" G_GINT64_FORMAT, i,
+                 t, last);
+    last = t;
+  }
+  g_mutex_unlock (&r->lock);
+  fail_unless (ts_assert_clock_mapped (r, w1) >= 10);
+  fail_unless (ts_assert_clock_mapped (r, w2) >= 10);
+
+  ts_pipe_free (r);
+  ts_pipe_free (w1);
+  ts_pipe_free (w2);
+}
+
+GST_END_TEST;
+
+/* A writer on another clock (here the realtime system clock, whose times
+ * are decades past the monotonic one): the clock-mode reader falls back to
+ * running-time (the first buffer plays now) rather than mapping through a
+ * clock it does not run on. */
+GST_START_TEST (test_clock_mode_other_clock_falls_back)
+{
+  TsPipe *w = ts_writer_new ("clko", 64);
+  TsPipe *r = ts_reader_new ("clko", "timestamp-mode=clock");
+  GstClock *realtime = g_object_new (GST_TYPE_SYSTEM_CLOCK, "clock-type",
+                                     GST_CLOCK_TYPE_REALTIME, NULL);
+  gint64 last = G_MININT64;
+
+  gst_pipeline_use_clock (GST_PIPELINE (w->pipeline), realtime);
+  ts_pipe_play (w);
+  ts_pipe_wait (w, 0, 5);
+  ts_pipe_play (r);
+  ts_pipe_wait (r, 0, 10);
+  ts_pipe_stop (r);
+  ts_pipe_stop (w);
+
+  g_mutex_lock (&r->lock);
+  for (guint i = 0; i < r->recs->len; i++) {
+    gint64 t = ts_signed_rt (&g_array_index (r->recs, TsRec, i));
+
+    /* running-time: from about now in the reader's pipeline, increasing;
+     * mapped through the other clock it would be decades off */
+    fail_unless (t >= 0 && t < 3600 * GST_SECOND,
+                 "buffer %u at %" G_GINT64_FORMAT, i, t);
+    fail_unless (t > last);
+    last = t;
+  }
+  g_mutex_unlock (&r->lock);
+
+  ts_pipe_free (r);
+  ts_pipe_free (w);
+  gst_object_unref (realtime);
+}
+
+GST_END_TEST;
+
 static Suite *
 fanoutsinksrc_suite (void)
 {
@@ -1053,6 +1405,9 @@ fanoutsinksrc_suite (void)
   tcase_add_test (tc, test_many_reader_pipelines);
   tcase_add_test (tc, test_force_key_unit_crosses_channel);
   tcase_add_test (tc, test_timestamp_modes);
+  tcase_add_test (tc, test_clock_mode_maps_through_clock_time);
+  tcase_add_test (tc, test_clock_mode_writer_restart);
+  tcase_add_test (tc, test_clock_mode_other_clock_falls_back);
   return s;
 }
 
