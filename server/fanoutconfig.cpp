@@ -170,10 +170,26 @@ mount_set (MountConfig &m, const std::string &key, const std::string &val,
     if (!is_name (val))
       goto bad_value;
     m.source = val;
+  } else if (key == "audio") {
+    if (val == "auto")
+      m.audio = Audio::Auto;
+    else if (val == "copy")
+      m.audio = Audio::Copy;
+    else if (val == "opus")
+      m.audio = Audio::Opus;
+    else if (val == "off" || val == "none")
+      m.audio = Audio::Off;
+    else
+      goto bad_value;
+  } else if (key == "audio-bitrate") {
+    if (!parse_uint (val, 512, &u) || u < 6)
+      goto bad_value;
+    m.audio_bitrate = (guint)u;
   } else {
     g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                  "unknown mount key '%s' in %s: use codec, size, fps, "
-                 "bitrate, gop, mode, transport or max-clients",
+                 "bitrate, gop, mode, transport, max-clients, audio or "
+                 "audio-bitrate",
                  key.c_str (), where);
     return false;
   }
@@ -189,7 +205,10 @@ bad_value:
                : key == "mode"      ? "shared or isolated"
                : key == "transport" ? "udp, tcp, multicast joined by +"
                : key == "source"    ? "a source name"
-                                    : "a positive whole number");
+               : key == "audio"     ? "auto, copy, opus or off"
+               : key == "audio-bitrate"
+                   ? "Opus kbit/s from 6 to 512, e.g. audio-bitrate=64"
+                   : "a positive whole number");
   return false;
 }
 

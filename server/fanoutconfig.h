@@ -27,6 +27,10 @@ namespace gstfanout
 
 enum class Codec { Auto, H264, H265, Mjpeg, Vp8, Copy };
 enum class Mode { Shared, Isolated };
+/* What a mount does with its source's audio: Auto passes through what RTSP
+ * carries as it is (Opus, AAC, G.711) and encodes the rest to Opus; Copy
+ * only passes through; Opus always encodes; Off serves video only. */
+enum class Audio { Auto, Copy, Opus, Off };
 
 const char *codec_name (Codec c) noexcept;
 
@@ -47,6 +51,8 @@ struct MountConfig {
   bool mode_set = false; /* else the server-wide --mode */
   guint transports = 0;  /* GstRTSPLowerTrans; 0: UDP + TCP */
   int max_clients = -1;  /* -1: the server-wide --max-clients */
+  Audio audio = Audio::Auto;
+  guint audio_bitrate = 64; /* kbit/s, when the mount encodes Opus */
   bool operator== (const MountConfig &) const = default;
 };
 

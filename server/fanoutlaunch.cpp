@@ -42,10 +42,35 @@ writer_desc (const std::string &channel, guint capacity)
  * end is not the reader's: when the source restarts, the reader goes on
  * with the next writer (a discontinuity, timestamps still increasing). */
 std::string
-reader_desc (const std::string &channel)
+reader_desc (const std::string &channel, const char *name, bool clock)
 {
-  return std::string (kReader)
-         + " name=ringsrc eos-on-writer-eos=false channel=" + quote (channel);
+  return std::string (kReader) + " name=" + name
+         + (clock ? " timestamp-mode=clock" : "")
+         + " eos-on-writer-eos=false channel=" + quote (channel);
+}
+
+std::string
+audio_channel (const std::string &channel)
+{
+  return channel + ":audio"; /* mount rings are NAME:/PATH */
+}
+
+/* Encoded audio is a few kB per 20 ms frame; raw 10 ms buffers from a
+ * microphone: 256 items is 2.5 to 5 s. */
+static const guint kAudioRingItems = 256;
+
+std::string
+audio_writer_desc (const std::string &channel)
+{
+  return std::string (kWriter)
+         + " name=audioring capacity=" + std::to_string (kAudioRingItems)
+         + " channel=" + quote (audio_channel (channel));
+}
+
+guint
+video_pt (Codec c) noexcept
+{
+  return c == Codec::Mjpeg ? 26 : 96;
 }
 
 Codec
@@ -116,12 +141,77 @@ check_codec (Codec codec, const std::string &path, GError **error) noexcept
 static const char *const kTestSpecHelp
     = "use test, test:WxH or test:WxH@FPS, e.g. test:1280x720@30";
 
+/* The audio of a test or camera SPEC after its '+': tone (a test tone),
+ * alsa[:DEVICE] or pulse[:DEVICE] (a microphone). Raw audio: a mount
+ * encodes it (Opus). */
+static bool
+audio_capture (const SourceConfig &cfg, const std::string &a, SourcePlan *plan,
+               GError **error)
+{
+  const char *el = nullptr, *pkg = nullptr;
+  std::string dev;
+  if (a == "tone") {
+    plan->audio = "audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
+                  "samplesperbuffer=480";
+    return true;
+  }
+  if (a == "alsa" || g_str_has_prefix (a.c_str (), "alsa:"))
+    el = "alsasrc", pkg = "gstreamer1.0-alsa", dev = a.substr (4);
+  else if (a == "pulse" || g_str_has_prefix (a.c_str (), "pulse:"))
+    el = "pulsesrc", pkg = "gstreamer1.0-pulseaudio", dev = a.substr (5);
+  if (!el) {
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                 "unknown audio '%s' in source %s: write SPEC+tone, "
+                 "SPEC+alsa[:DEVICE] or SPEC+pulse[:DEVICE], e.g. "
+                 "v4l2:/dev/video0+alsa:hw:1",
+                 a.c_str (), cfg.name.c_str ());
+    return false;
+  }
+  if (!element_exists (el)) {
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                 "source %s needs %s for its audio, which is not installed: "
+                 "install %s",
+                 cfg.name.c_str (), el, pkg);
+    return false;
+  }
+  plan->audio = std::string (el) + " do-timestamp=true";
+  if (!dev.empty ())
+    plan->audio += " device=" + quote (dev.substr (1));
+  return true;
+}
+
+/* A launch: description carries audio when an element in it is named
+ * "audio": the end of its audio branch. */
+static bool
+names_audio (const std::string &d)
+{
+  for (size_t at = d.find ("name=audio"); at != std::string::npos;
+       at = d.find ("name=audio", at + 1)) {
+    bool start = at == 0 || d[at - 1] == ' ' || d[at - 1] == '\t';
+    size_t end = at + 10;
+    if (start && (end == d.size () || d[end] == ' ' || d[end] == '\t'))
+      return true;
+  }
+  return false;
+}
+
 static bool
 source_plan_unguarded (const SourceConfig &cfg, guint relay_latency_ms,
                        SourcePlan *plan, GError **error)
 {
-  const std::string &spec = cfg.spec;
+  std::string spec = cfg.spec;
   std::string *head = &plan->head;
+  if (spec == "test" || g_str_has_prefix (spec.c_str (), "test:")
+      || spec == "v4l2" || g_str_has_prefix (spec.c_str (), "v4l2:")
+      || g_str_has_prefix (spec.c_str (), "test+")
+      || g_str_has_prefix (spec.c_str (), "v4l2+")) {
+    size_t plus = spec.find ('+');
+    if (plus != std::string::npos) {
+      if (!audio_capture (cfg, spec.substr (plus + 1), plan, error))
+        return false;
+      spec.resize (plus);
+    }
+  }
   if (spec == "test" || g_str_has_prefix (spec.c_str (), "test:")) {
     guint w = 1280, h = 720, fps = 30;
     if (spec.size () > 5) {
@@ -167,6 +257,9 @@ source_plan_unguarded (const SourceConfig &cfg, guint relay_latency_ms,
   if (g_str_has_prefix (spec.c_str (), "launch:")) {
     plan->capacity = 64; /* raw or encoded: 2 s at 30 fps */
     *head = spec.substr (7);
+    if (names_audio (*head))
+      plan->audio = "audio. ! queue max-size-buffers=0 max-size-bytes=0 "
+                    "max-size-time=500000000 leaky=downstream";
     if (head->find_first_not_of (" \t") == std::string::npos) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
                    "empty launch source for %s: write launch:PIPELINE, e.g. "
@@ -188,10 +281,18 @@ source_plan_unguarded (const SourceConfig &cfg, guint relay_latency_ms,
      * per hop (docs/benchmarks/relay-chain.md). Other codecs are decoded
      * (a mount then encodes them). The jitter buffer's latency is how long
      * a missing or late packet is waited for. */
-    *head = "rtspsrc location=" + quote (spec)
+    /* Audio (when upstream has it) the same way: what RTSP carries as it
+     * is stays encoded (a mount passes it through), the rest is decoded. */
+    *head = "rtspsrc name=up location=" + quote (spec)
             + " latency=" + std::to_string (relay_latency_ms)
-            + " ! decodebin caps=\"video/x-h264,alignment=au;"
+            + " up. ! application/x-rtp,media=video"
+              " ! decodebin caps=\"video/x-h264,alignment=au;"
               "video/x-h265,alignment=au;image/jpeg;video/x-vp8;video/x-vp9\"";
+    plan->audio = "up. ! capsfilter name=audiohead "
+                  "caps=application/x-rtp,media=audio ! decodebin "
+                  "caps=\"audio/x-opus;audio/mpeg,mpegversion=4;audio/x-alaw;"
+                  "audio/x-mulaw;audio/x-raw\"";
+    plan->audio_maybe = true;
     return true;
   }
   if (gst_uri_is_valid (spec.c_str ())) {
@@ -311,9 +412,9 @@ camera_tail (bool h264, bool jpeg)
 
 std::string
 encoder_desc (const MountConfig &c, Codec codec, const std::string &channel,
-              bool raw, guint src_fps, const std::string &ring)
+              bool raw, guint src_fps, const std::string &ring, bool clock)
 {
-  std::string d = reader_desc (channel);
+  std::string d = reader_desc (channel, "ringsrc", clock);
   if (!raw)
     d += " ! decodebin";
   d += " ! videoconvert";
@@ -331,10 +432,65 @@ encoder_desc (const MountConfig &c, Codec codec, const std::string &channel,
          + writer_desc (ring, mount_ring_capacity (c, src_fps));
 }
 
+/* pay1: what RTSP carries as it is goes through (AAC as RFC 3640, which
+ * ffmpeg and GStreamer play), the rest is encoded to Opus. */
 std::string
-media_desc (const std::string &ring, Codec codec, Mode mode)
+audio_media_desc (const MountConfig &c, const std::string &channel,
+                  const GstCaps *caps, GError **error)
 {
-  return "( " + reader_desc (ring) + " ! " + payloader_for (codec, mode) + " )";
+  const GstStructure *st = gst_caps_get_size (caps) > 0
+                               ? gst_caps_get_structure (caps, 0)
+                               : nullptr;
+  const char *name = st ? gst_structure_get_name (st) : "";
+  gint mpegversion = 0;
+  const char *pay = nullptr;
+  if (g_str_equal (name, "audio/x-opus"))
+    pay = "rtpopuspay name=pay1 pt=97";
+  else if (g_str_equal (name, "audio/mpeg")
+           && gst_structure_get_int (st, "mpegversion", &mpegversion)
+           && (mpegversion == 4 || mpegversion == 2))
+    pay = "aacparse ! audio/mpeg,stream-format=raw ! rtpmp4gpay name=pay1 "
+          "pt=97";
+  else if (g_str_equal (name, "audio/x-alaw"))
+    pay = "rtppcmapay name=pay1";
+  else if (g_str_equal (name, "audio/x-mulaw"))
+    pay = "rtppcmupay name=pay1";
+  std::string d = reader_desc (channel, "audioringsrc", true) + " ! ";
+  if (pay && c.audio != Audio::Opus)
+    return d + pay;
+  if (c.audio == Audio::Copy) {
+    gchar *cs = gst_caps_to_string (caps);
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                 "mount %s: audio=copy cannot pass %s through (RTSP carries "
+                 "Opus, AAC, PCMA and PCMU as they are): use audio=auto "
+                 "(encodes Opus) or audio=off",
+                 c.path.c_str (), cs);
+    g_free (cs);
+    return "";
+  }
+  if (!element_exists ("opusenc") || !element_exists ("rtpopuspay")) {
+    g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_MISSING,
+                 "mount %s: its audio needs opusenc and rtpopuspay, which are "
+                 "not installed: install gstreamer1.0-plugins-base and -good, "
+                 "or use audio=off",
+                 c.path.c_str ());
+    return "";
+  }
+  if (!g_str_equal (name, "audio/x-raw"))
+    d += "decodebin ! ";
+  /* 20 ms frames: one RTP packet each. */
+  return d + "audioconvert ! audioresample ! opusenc bitrate="
+         + std::to_string (c.audio_bitrate * 1000)
+         + " frame-size=20 ! rtpopuspay name=pay1 pt=97";
+}
+
+std::string
+media_desc (const std::string &ring, Codec codec, Mode mode,
+            const std::string &audio)
+{
+  return "( " + reader_desc (ring, "ringsrc", !audio.empty ()) + " ! "
+         + payloader_for (codec, mode) + (audio.empty () ? "" : " " + audio)
+         + " )";
 }
 
 } // namespace gstfanout

@@ -32,8 +32,17 @@ namespace gstfanout
 /* The writer end of channel @channel (element named "ring") holding
  * @capacity items. */
 std::string writer_desc (const std::string &channel, guint capacity);
-/* A reader of channel @channel (element named "ringsrc"). */
-std::string reader_desc (const std::string &channel);
+/* A reader of channel @channel (element named @name, "ringsrc" unless
+ * told). @clock: timestamped through the clock (timestamp-mode=clock), so
+ * that readers of several channels (video and audio) stay in step. */
+std::string reader_desc (const std::string &channel,
+                         const char *name = "ringsrc", bool clock = false);
+/* The channel of source @channel's audio. */
+std::string audio_channel (const std::string &channel);
+/* The writer of a source's audio (element named "audioring"). */
+std::string audio_writer_desc (const std::string &channel);
+/* The payload type of @c's video (pay0). */
+guint video_pt (Codec c) noexcept;
 /* The codec a codec=copy mount passes through for caps named @name
  * (Codec::Auto: none). */
 Codec passthrough_codec (const char *name) noexcept;
@@ -54,6 +63,11 @@ struct SourcePlan {
   std::string device;
   /* A file: it starts over at its end instead of ending (Runner::loop). */
   bool loop = false;
+  /* Its audio branch up to the audio writer (audio_writer_desc), or "":
+   * none. audio_maybe: the branch is linked only if the source turns out
+   * to carry audio (a relay's upstream). */
+  std::string audio;
+  bool audio_maybe = false;
 };
 /* Plans source @cfg (a USAGE or MISSING error for a spec that cannot be
  * served). @relay_latency_ms: rtspsrc's latency for relayed sources. */
@@ -70,9 +84,16 @@ guint mount_ring_capacity (const MountConfig &c, guint src_fps);
  * writes ring @ring. @src_fps: the source's rate (0: unknown). */
 std::string encoder_desc (const MountConfig &c, Codec codec,
                           const std::string &channel, bool raw, guint src_fps,
-                          const std::string &ring);
-/* A mount's media: reads @ring and payloads @codec (pay0). Isolated
- * clients start on the newest keyframe: RTP-Info names it. */
-std::string media_desc (const std::string &ring, Codec codec, Mode mode);
+                          const std::string &ring, bool clock);
+/* The audio part of a mount's media (pay1) for the source's audio caps
+ * @caps read from @channel, as mount @c wants it (audio=): "" with a
+ * USAGE or MISSING error when it cannot be served. May throw (strings). */
+std::string audio_media_desc (const MountConfig &c, const std::string &channel,
+                              const GstCaps *caps, GError **error);
+/* A mount's media: reads @ring and payloads @codec (pay0), then @audio
+ * (audio_media_desc, or "": video only). Isolated clients start on the
+ * newest keyframe: RTP-Info names it. */
+std::string media_desc (const std::string &ring, Codec codec, Mode mode,
+                        const std::string &audio);
 
 } // namespace gstfanout

@@ -15,6 +15,7 @@
 
 #include "fanoutmedia.h"
 #include "fanoutfactory.h"
+#include "fanoutlaunch.h"
 #include "fanoututil.h"
 
 #include <gst/base/gstbasesink.h>
@@ -138,10 +139,12 @@ media_unprepared_cb (GstRTSPMedia *media, gpointer data) noexcept
    * keeps them alive, so gone is freed with the media (see configure). */
 }
 
-/* On an isolated media's sinks: RTP packets go no further (each client
- * gets them from its own cursor), RTCP does (second byte 200-204). */
+/* On an isolated media's sinks: RTP packets of the video (payload type
+ * @data) go no further (each client gets them from its own cursor); RTCP
+ * (second byte 200-204) and the audio (pay1: a few small packets per
+ * frame) do, through gst-rtsp-server's own fan-out. */
 static GstPadProbeReturn
-drop_rtp_probe (GstPad *, GstPadProbeInfo *info, gpointer) noexcept
+drop_rtp_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
 {
   GstBuffer *b = nullptr;
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
@@ -151,8 +154,9 @@ drop_rtp_probe (GstPad *, GstPadProbeInfo *info, gpointer) noexcept
     b = GST_PAD_PROBE_INFO_BUFFER (info);
   }
   guint8 head[2] = { 0, 0 };
-  if (b && gst_buffer_extract (b, 0, head, 2) == 2 && head[1] >= 200
-      && head[1] <= 204)
+  if (b && gst_buffer_extract (b, 0, head, 2) == 2
+      && ((head[1] >= 200 && head[1] <= 204)
+          || (head[1] & 0x7f) != GPOINTER_TO_UINT (data)))
     return GST_PAD_PROBE_OK;
   return GST_PAD_PROBE_DROP;
 }
@@ -170,13 +174,17 @@ sink_added_cb (GstBin *, GstBin *, GstElement *e, gpointer data) noexcept
   gst_base_sink_set_last_sample_enabled (GST_BASE_SINK (e), FALSE);
   if (!data)
     return;
+  /* Its video sinks never get a buffer, so they would never preroll: the
+   * pipeline would stay PAUSED on its way to PLAYING, and the audio (pay1,
+   * which does reach its sinks) would wait there for good. */
+  g_object_set (e, "async", FALSE, nullptr);
   GstPad *pad = gst_element_get_static_pad (e, "sink");
   if (!pad)
     return;
   gst_pad_add_probe (pad,
                      (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
                                        | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-                     drop_rtp_probe, nullptr, nullptr);
+                     drop_rtp_probe, data, nullptr);
   gst_object_unref (pad);
 }
 
@@ -337,8 +345,10 @@ media_configure_cb (GstRTSPMediaFactory *, GstRTSPMedia *media,
     m->sender->attach (media);
   }
   if (GstObject *pipeline = gst_object_get_parent (GST_OBJECT (bin))) {
-    g_signal_connect (pipeline, "deep-element-added",
-                      G_CALLBACK (sink_added_cb), m->sender.get ());
+    /* Isolated: the video's payload type, whose packets the sinks drop. */
+    g_signal_connect (
+        pipeline, "deep-element-added", G_CALLBACK (sink_added_cb),
+        m->sender ? GUINT_TO_POINTER (video_pt (m->codec)) : nullptr);
     gst_object_unref (pipeline);
   }
   mount_media_added (m, mi);

@@ -49,6 +49,8 @@ source_new (const ServerEnv *env, const SourceConfig &cfg, GError **error)
   src->runner.label = "source " + cfg.name;
   src->runner.desc = plan.head;
   src->runner.loop = plan.loop;
+  src->audio = plan.audio;
+  src->audio_maybe = plan.audio_maybe;
   return src;
 }
 
@@ -73,6 +75,8 @@ source_prepare_unguarded (Source &s, GError **error)
     s.runner.desc += camera_tail (h264, jpeg);
   }
   s.runner.desc += " ! " + writer_desc (s.channel, s.capacity);
+  if (!s.audio.empty ())
+    s.runner.desc += " " + s.audio + " ! " + audio_writer_desc (s.channel);
   s.prepared = true;
   return true;
 }
@@ -195,7 +199,7 @@ mount_follow_source (Mount *m, const GstCaps *now)
               m->cfg.path.c_str (), name);
     return;
   }
-  std::string launch = media_desc (m->ring, c, m->mode);
+  std::string launch = media_desc (m->ring, c, m->mode, m->audio_launch);
   gchar *cur = gst_rtsp_media_factory_get_launch (m->factory);
   if (!cur || launch != cur)
     gst_rtsp_media_factory_set_launch (m->factory, launch.c_str ());
@@ -316,7 +320,51 @@ source_start_and_wait_unguarded (Source &s, GError **error)
                  "is reachable and produces video",
                  s.cfg.name.c_str (), redact (s.cfg.spec).c_str (),
                  (int)(kSourceStartTimeoutUs / G_TIME_SPAN_SECOND));
+  if (ok) {
+    gint64 first = g_get_monotonic_time ();
+    while (!source_audio_settled (s, first))
+      g_usleep (20 * G_TIME_SPAN_MILLISECOND);
+  }
   return ok;
+}
+
+static bool
+audio_head_linked (Source &s)
+{
+  ObjRef<GstElement> p (s.runner.ref_pipeline ());
+  if (!p)
+    return false;
+  GstElement *head = gst_bin_get_by_name (GST_BIN (p.get ()), "audiohead");
+  if (!head)
+    return false;
+  GstPad *pad = gst_element_get_static_pad (head, "sink");
+  bool linked = pad && gst_pad_is_linked (pad);
+  if (pad)
+    gst_object_unref (pad);
+  gst_object_unref (head);
+  return linked;
+}
+
+bool
+source_audio_settled (Source &s, gint64 since_us) noexcept
+{
+  if (s.audio.empty ())
+    return true;
+  if (GstCaps *c = s.runner.get_audio_caps ()) {
+    gst_caps_unref (c);
+    return true;
+  }
+  gint64 waited = g_get_monotonic_time () - since_us;
+  bool linked = audio_head_linked (s);
+  if (s.audio_maybe && !linked && waited >= kAudioMaybeUs)
+    return true; /* upstream has no audio */
+  if (waited < kAudioWaitUs)
+    return false;
+  log_line (s.runner.env,
+            "source %s: its audio gave nothing in %d s: its mounts serve "
+            "video only",
+            s.cfg.name.c_str (), (int)(kAudioWaitUs / G_TIME_SPAN_SECOND));
+  return true;
 }
 
 bool
@@ -509,6 +557,22 @@ sender_join_cb (gpointer data, double secs) noexcept
   mount_record_join_locked (m, secs);
 }
 
+/* "opus", "aac", "pcma" ... and whether the mount encodes it. */
+static std::string
+audio_brief (const GstStructure *st, const std::string &launch)
+{
+  if (launch.find ("opusenc") != std::string::npos)
+    return "opus (encoded from "
+           + std::string (st ? gst_structure_get_name (st) : "?") + ")";
+  if (launch.find ("rtpopuspay") != std::string::npos)
+    return "opus";
+  if (launch.find ("rtpmp4gpay") != std::string::npos)
+    return "aac";
+  if (launch.find ("rtppcmapay") != std::string::npos)
+    return "pcma";
+  return "pcmu";
+}
+
 static bool
 mount_complete_unguarded (Mount &m, GError **error)
 {
@@ -540,6 +604,24 @@ mount_complete_unguarded (Mount &m, GError **error)
       gst_caps_unref (caps);
     return false;
   }
+  /* Its audio (pay1), captured once with the video. */
+  GstCaps *acaps = m.cfg.audio == Audio::Off
+                       ? nullptr
+                       : m.source->runner.get_audio_caps ();
+  if (acaps) {
+    m.audio_launch = audio_media_desc (m.cfg, audio_channel (m.source->channel),
+                                       acaps, error);
+    const GstStructure *ast = gst_caps_get_size (acaps)
+                                  ? gst_caps_get_structure (acaps, 0)
+                                  : nullptr;
+    m.audio_name = audio_brief (ast, m.audio_launch);
+    gst_caps_unref (acaps);
+    if (m.audio_launch.empty ()) {
+      if (caps)
+        gst_caps_unref (caps);
+      return false;
+    }
+  }
   m.codec = m.cfg.codec;
   if (m.codec == Codec::Auto)
     m.codec = (passthrough != Codec::Auto && !m.cfg.width && !m.cfg.fps)
@@ -558,13 +640,15 @@ mount_complete_unguarded (Mount &m, GError **error)
       return false;
     }
     m.ring = m.source->channel;
-    m.media_launch = media_desc (m.ring, passthrough, m.mode);
+    m.media_launch = media_desc (m.ring, passthrough, m.mode, m.audio_launch);
     m.codec = passthrough;
   } else {
     m.ring = m.source->channel + ":" + m.cfg.path;
+    /* With audio, frames keep their capture time through the encoder, as
+     * the audio does (timestamp-mode=clock): lip sync. */
     m.encoder.desc = encoder_desc (m.cfg, m.codec, m.source->channel, raw,
-                                   src_fps, m.ring);
-    m.media_launch = media_desc (m.ring, m.codec, m.mode);
+                                   src_fps, m.ring, !m.audio_launch.empty ());
+    m.media_launch = media_desc (m.ring, m.codec, m.mode, m.audio_launch);
     if (!runner_start (m.encoder, error)) {
       if (caps)
         gst_caps_unref (caps);
@@ -636,7 +720,7 @@ mount_follow_codec (Mount *m)
   if (c == Codec::Auto || c == m->codec)
     return;
   m->codec = c;
-  m->media_launch = media_desc (m->ring, c, m->mode);
+  m->media_launch = media_desc (m->ring, c, m->mode, m->audio_launch);
   log_line (m->encoder.env, "mount %s: now passes %s through",
             m->cfg.path.c_str (), codec_name (c));
 }

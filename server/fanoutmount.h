@@ -56,7 +56,14 @@ struct Source final : RunnerOwner {
   SourceConfig cfg;
   std::string channel; /* = cfg.name */
   Runner runner;
-  std::string device;  /* v4l2: the camera; "" for other sources */
+  std::string device; /* v4l2: the camera; "" for other sources */
+  /* Its audio branch (SourcePlan::audio; "": video only) and whether it
+   * depends on what upstream carries (a relay). */
+  std::string audio;
+  bool audio_maybe = false;
+  /* When a source that was not up at start delivered its first frame
+   * (pending_poll_cb waits from then for its audio to settle). */
+  gint64 frame_seen_us = 0;
   guint capacity = 32; /* ring items (~1 s): raw video unless set otherwise */
   /* prepared: runner.desc is complete (a camera is probed once it is
    * there); up: the source delivered its first frame and its mounts are
@@ -92,8 +99,18 @@ std::unique_ptr<Source> source_new (const ServerEnv *env,
  * SOURCE error: waited for) and is probed (a device that cannot be opened
  * is a MISSING error). */
 bool source_prepare (Source &s, GError **error) noexcept;
-/* Starts a source and waits for its first buffer (or its error). */
+/* Starts a source and waits for its first buffer (or its error), then
+ * for its audio to settle (source_audio_settled). */
 bool source_start_and_wait (Source &s, GError **error) noexcept;
+/* How long after its first frame a source's audio caps are waited for at
+ * most, and a relay's audio when upstream has not linked any. */
+static const gint64 kAudioWaitUs = 3 * G_TIME_SPAN_SECOND;
+static const gint64 kAudioMaybeUs = 300 * G_TIME_SPAN_MILLISECOND;
+/* Whether the audio of a source whose first frame came @since_us is known
+ * (its audio writer has caps) or known to be absent: no audio branch, a
+ * relay without audio upstream, or none within kAudioWaitUs (logged).
+ * Server context. */
+bool source_audio_settled (Source &s, gint64 since_us) noexcept;
 
 /* One live media of a mount: the probes' user data, owned by the media
  * (fanoutmedia.cpp). */
@@ -138,6 +155,9 @@ struct Mount final : RunnerOwner {
   int max_clients = 0;
   std::string ring; /* channel the medias read */
   std::string media_launch;
+  /* The audio part of media_launch (pay1: audio_media_desc), "": video
+   * only; and what it serves, for the log and /stats ("opus"). */
+  std::string audio_launch, audio_name;
   Runner encoder; /* empty desc for copy mounts */
   /* The mount's keyframe authority: requests to the encoder, keyframes
    * encoded and published, the waits for them (fanoutkeyunits.h). */

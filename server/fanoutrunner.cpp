@@ -91,6 +91,21 @@ writer_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data) noexcept
   return GST_PAD_PROBE_OK;
 }
 
+/* The audio writer's caps (stored: a mount's media payloads them). */
+static GstPadProbeReturn
+audio_writer_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
+{
+  auto *r = static_cast<Runner *> (data);
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
+    GstCaps *caps = nullptr;
+    gst_event_parse_caps (ev, &caps);
+    std::lock_guard<std::mutex> g (r->caps_lock);
+    gst_caps_replace (&r->audio_caps, caps);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
 /* Builds and starts the pipeline (no waiting). */
 static bool
 runner_start_unguarded (Runner &r, GError **error)
@@ -126,6 +141,13 @@ runner_start_unguarded (Runner &r, GError **error)
                        writer_probe, &r, nullptr);
     gst_object_unref (pad);
     gst_object_unref (ring);
+  }
+  if (GstElement *aring = gst_bin_get_by_name (GST_BIN (p), "audioring")) {
+    GstPad *pad = gst_element_get_static_pad (aring, "sink");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                       audio_writer_probe, &r, nullptr);
+    gst_object_unref (pad);
+    gst_object_unref (aring);
   }
   GstBus *bus = gst_element_get_bus (p);
   r.bus_source = gst_bus_create_watch (bus);

@@ -77,8 +77,11 @@ struct Runner {
   /* Set by the streaming thread at the writer's first buffer, read by the
    * server context: release/acquire publishes the caps stored before it. */
   std::atomic<bool> got_buffer{ false };
-  std::mutex caps_lock; /* protects caps and prev_caps */
+  std::mutex caps_lock; /* protects caps, prev_caps and audio_caps */
   GstCaps *caps = nullptr;
+  /* The caps the audio writer (element "audioring", if any) received
+   * last. */
+  GstCaps *audio_caps = nullptr;
   /* The caps of the previous run, if it delivered (set at each start): the
    * new run's first caps are compared with them (runner_back). */
   GstCaps *prev_caps = nullptr;
@@ -93,6 +96,7 @@ struct Runner {
   {
     gst_caps_replace (&caps, nullptr);
     gst_caps_replace (&prev_caps, nullptr);
+    gst_caps_replace (&audio_caps, nullptr);
   }
   /* A reference to the running pipeline, or nullptr: any thread. */
   GstElement *ref_pipeline ()
@@ -111,6 +115,12 @@ struct Runner {
   {
     std::lock_guard<std::mutex> g (caps_lock);
     return caps ? gst_caps_ref (caps) : nullptr;
+  }
+  /* The same for the audio writer. */
+  GstCaps *get_audio_caps ()
+  {
+    std::lock_guard<std::mutex> g (caps_lock);
+    return audio_caps ? gst_caps_ref (audio_caps) : nullptr;
   }
 };
 

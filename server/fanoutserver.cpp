@@ -268,9 +268,10 @@ static void
 log_mount_unguarded (const Mount &m)
 {
   if (m.source->up)
-    log_line (m.encoder.env, "mount %s: source %s (%s), %s, %s",
+    log_line (m.encoder.env, "mount %s: source %s (%s), %s%s%s, %s",
               m.cfg.path.c_str (), m.source->cfg.name.c_str (),
               redact (m.source->cfg.spec).c_str (), codec_name (m.codec),
+              m.audio_name.empty () ? "" : " + audio ", m.audio_name.c_str (),
               m.mode == Mode::Shared ? "shared" : "isolated");
   else
     log_line (m.encoder.env,
@@ -319,10 +320,19 @@ pending_poll_cb (gpointer data) noexcept
       continue;
     /* acquire: pairs with writer_probe's release (the caps). */
     if (src->runner.pipeline
-        && src->runner.got_buffer.load (std::memory_order_acquire))
-      source_came_up (*s, *src);
-    else
-      waiting = true;
+        && src->runner.got_buffer.load (std::memory_order_acquire)) {
+      /* Up once its audio, if any, is known too. */
+      if (!src->frame_seen_us)
+        src->frame_seen_us = g_get_monotonic_time ();
+      if (source_audio_settled (*src, src->frame_seen_us)) {
+        src->frame_seen_us = 0;
+        source_came_up (*s, *src);
+        continue;
+      }
+    } else {
+      src->frame_seen_us = 0;
+    }
+    waiting = true;
   }
   if (waiting)
     return G_SOURCE_CONTINUE;

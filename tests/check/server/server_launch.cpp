@@ -57,7 +57,8 @@ GST_START_TEST (test_source_plans)
 
   p = SourcePlan ();
   fail_unless (plan ("rtsp://cam:secret@127.0.0.1:9/x", &p, nullptr));
-  fail_unless (has (p.head, "rtspsrc location=") && has (p.head, "latency=123"),
+  fail_unless (has (p.head, "rtspsrc name=up location=")
+                   && has (p.head, "latency=123"),
                "%s", p.head.c_str ());
   fail_unless_equals_int (p.capacity, 512);
 
@@ -93,7 +94,8 @@ GST_START_TEST (test_mount_descriptions)
   c.height = 360;
   c.fps = 15;
   c.gop = 2.0;
-  std::string enc = encoder_desc (c, Codec::H264, "cam", true, 30, "cam:/live");
+  std::string enc
+      = encoder_desc (c, Codec::H264, "cam", true, 30, "cam:/live", false);
   fail_unless (has (enc, "channel=\"cam\""), "%s", enc.c_str ());
   fail_unless (has (enc, "width=640,height=360,framerate=15/1"), "%s",
                enc.c_str ());
@@ -101,20 +103,96 @@ GST_START_TEST (test_mount_descriptions)
                enc.c_str ());
   fail_unless (has (enc, "channel=\"cam:/live\""), "%s", enc.c_str ());
   fail_if (has (enc, "decodebin"), "raw input decoded: %s", enc.c_str ());
-  fail_unless (
-      has (encoder_desc (c, Codec::H264, "cam", false, 30, "r"), "decodebin"));
+  fail_unless (has (encoder_desc (c, Codec::H264, "cam", false, 30, "r", false),
+                    "decodebin"));
   /* two GOPs at the output rate, at least 64 */
   fail_unless_equals_int (mount_ring_capacity (c, 30), 68);
   c.gop = 0.5;
   fail_unless_equals_int (mount_ring_capacity (c, 30), 64);
 
-  std::string iso = media_desc ("cam:/live", Codec::H265, Mode::Isolated);
+  std::string iso = media_desc ("cam:/live", Codec::H265, Mode::Isolated, "");
   fail_unless (has (iso, "rtpinfo-at-keyframe=true") && has (iso, "rtph265pay")
                    && has (iso, "name=pay0"),
                "%s", iso.c_str ());
-  std::string shared = media_desc ("cam", Codec::Vp8, Mode::Shared);
+  std::string shared = media_desc ("cam", Codec::Vp8, Mode::Shared, "");
   fail_if (has (shared, "rtpinfo-at-keyframe"), "%s", shared.c_str ());
   fail_unless (has (shared, "rtpvp8pay"), "%s", shared.c_str ());
+}
+GST_END_TEST;
+
+/* Audio: where a source's comes from, and what a mount makes of it. */
+GST_START_TEST (test_audio_descriptions)
+{
+  GError *err = nullptr;
+  SourcePlan p;
+  fail_unless (plan ("test:320x240@30+tone", &p, nullptr));
+  fail_unless (has (p.audio, "audiotestsrc") && !p.audio_maybe, "%s",
+               p.audio.c_str ());
+  fail_unless (has (p.head, "width=320,height=240") && !has (p.head, "tone"),
+               "%s", p.head.c_str ());
+  p = SourcePlan ();
+  fail_unless (plan ("test", &p, nullptr));
+  fail_unless (p.audio.empty ());
+  p = SourcePlan ();
+  fail_unless (plan ("launch:audiotestsrc is-live=true ! opusenc name=audio "
+                     "videotestsrc is-live=true",
+                     &p, nullptr));
+  fail_unless (has (p.audio, "audio. ! queue"), "%s", p.audio.c_str ());
+  p = SourcePlan ();
+  fail_unless (plan ("launch:videotestsrc name=audiofoo", &p, nullptr));
+  fail_unless (p.audio.empty (), "%s", p.audio.c_str ());
+  p = SourcePlan ();
+  fail_unless (plan ("rtsp://127.0.0.1:1/x", &p, nullptr));
+  fail_unless (p.audio_maybe && has (p.audio, "media=audio"), "%s",
+               p.audio.c_str ());
+  fail_unless (has (p.head, "media=video"), "%s", p.head.c_str ());
+  p = SourcePlan ();
+  fail_if (plan ("test+trumpet", &p, &err));
+  fail_unless (
+      g_error_matches (err, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE));
+  fail_unless (has (err->message, "SPEC+tone"), "%s", err->message);
+  g_clear_error (&err);
+
+  MountConfig c;
+  c.path = "/live";
+  GstCaps *opus
+      = gst_caps_from_string ("audio/x-opus,channel-mapping-family=0");
+  GstCaps *raw = gst_caps_from_string ("audio/x-raw,format=S16LE,rate=48000");
+  GstCaps *aac = gst_caps_from_string ("audio/mpeg,mpegversion=4");
+  GstCaps *alaw = gst_caps_from_string ("audio/x-alaw,rate=8000");
+  GstCaps *vorbis = gst_caps_from_string ("audio/x-vorbis");
+  std::string a = audio_media_desc (c, "cam:audio", opus, nullptr);
+  fail_unless (has (a, "rtpopuspay name=pay1") && !has (a, "opusenc"), "%s",
+               a.c_str ());
+  fail_unless (has (a, "channel=\"cam:audio\""), "%s", a.c_str ());
+  a = audio_media_desc (c, "cam:audio", raw, nullptr);
+  fail_unless (has (a, "opusenc bitrate=64000") && has (a, "name=pay1"), "%s",
+               a.c_str ());
+  a = audio_media_desc (c, "cam:audio", aac, nullptr);
+  fail_unless (has (a, "rtpmp4gpay name=pay1"), "%s", a.c_str ());
+  a = audio_media_desc (c, "cam:audio", alaw, nullptr);
+  fail_unless (has (a, "rtppcmapay name=pay1"), "%s", a.c_str ());
+  a = audio_media_desc (c, "cam:audio", vorbis, nullptr);
+  fail_unless (has (a, "decodebin ! audioconvert") && has (a, "opusenc"), "%s",
+               a.c_str ());
+  c.audio = Audio::Opus;
+  c.audio_bitrate = 32;
+  a = audio_media_desc (c, "cam:audio", aac, nullptr);
+  fail_unless (has (a, "opusenc bitrate=32000"), "%s", a.c_str ());
+  c.audio = Audio::Copy;
+  a = audio_media_desc (c, "cam:audio", raw, &err);
+  fail_unless (a.empty ());
+  fail_unless (
+      g_error_matches (err, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE));
+  fail_unless (has (err->message, "audio=auto"), "%s", err->message);
+  g_clear_error (&err);
+
+  std::string m = media_desc ("cam", Codec::H264, Mode::Isolated,
+                              "fanoutsrc name=x ! rtpopuspay name=pay1");
+  fail_unless (has (m, "name=pay0") && has (m, "name=pay1"), "%s", m.c_str ());
+  fail_unless (has (m, "timestamp-mode=clock"), "%s", m.c_str ());
+  for (GstCaps *cp : { opus, raw, aac, alaw, vorbis })
+    gst_caps_unref (cp);
 }
 GST_END_TEST;
 
@@ -207,6 +285,7 @@ server_launch_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_source_plans);
   tcase_add_test (tc, test_mount_descriptions);
+  tcase_add_test (tc, test_audio_descriptions);
   tcase_add_test (tc, test_key_units_bounded);
   return s;
 }
