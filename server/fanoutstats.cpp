@@ -405,6 +405,12 @@ stats_json_unguarded (Server &s)
     json_builder_add_string_value (b, m->source->cfg.name.c_str ());
     json_builder_set_member_name (b, "codec");
     json_builder_add_string_value (b, codec_name (m->codec));
+    /* what pay1 carries ("opus", "aac", ...), null: video only */
+    json_builder_set_member_name (b, "audio");
+    if (m->audio_name.empty ())
+      json_builder_add_null_value (b);
+    else
+      json_builder_add_string_value (b, m->audio_name.c_str ());
     json_builder_set_member_name (b, "mode");
     json_builder_add_string_value (b, m->mode == Mode::Shared ? "shared"
                                                               : "isolated");

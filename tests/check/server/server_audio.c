@@ -185,6 +185,19 @@ GST_START_TEST (test_tone_both_streams)
     g_free (url);
   }
 
+  /* /stats says what each mount carries. */
+  out = fanout_server_get_stats_json (ts->server);
+  fail_unless (strstr (out, "\"audio\":\"opus (encoded from audio/x-raw)\"")
+                       != NULL
+                   || strstr (out, "\"audio\" : \"opus (encoded from "
+                                   "audio/x-raw)\"")
+                          != NULL,
+               "%s", out);
+  fail_unless (strstr (out, "\"audio\":null") != NULL
+                   || strstr (out, "\"audio\" : null") != NULL,
+               "%s", out);
+  g_free (out);
+
   /* audio=off: the video alone. */
   url = test_server_url (ts, "/mute");
   out = ffprobe_streams (url);
