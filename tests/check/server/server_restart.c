@@ -75,6 +75,41 @@ ts_watch_attach (TsWatch *w, TestClient *c)
   gst_object_unref (depay);
 }
 
+/* Once armed, whether the first frame the client's depayloader gives is a
+ * keyframe (what a client needs after its source came back). */
+typedef struct {
+  GMutex lock;
+  gboolean armed, seen, key;
+} KeyWatch;
+
+static GstPadProbeReturn
+key_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  KeyWatch *w = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+
+  (void)pad;
+  g_mutex_lock (&w->lock);
+  if (w->armed && !w->seen && buf) {
+    w->seen = TRUE;
+    w->key = !GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  }
+  g_mutex_unlock (&w->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+key_watch_attach (KeyWatch *w, TestClient *c)
+{
+  GstElement *depay = gst_bin_get_by_name (GST_BIN (c->pipeline), "depay");
+  GstPad *pad = gst_element_get_static_pad (depay, "src");
+
+  g_mutex_init (&w->lock);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, key_probe, w, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (depay);
+}
+
 /* Frames the client has (decoded, or depayloaded when not decoding). */
 static guint64
 client_frames (TestClient *c)
@@ -253,15 +288,22 @@ check_origin_restart (const gchar *mode)
   gchar *url = test_server_url (relay, "/relay");
   TestClient *c = test_client_new (url, "h264", "tcp", FALSE, NULL, NULL);
   TsWatch w = { 0 };
+  KeyWatch k = { 0 };
   guint64 before;
 
   ts_watch_attach (&w, c);
+  key_watch_attach (&k, c);
   fail_unless (test_client_wait_frames (c, 10, 60), "%s client: %s", mode,
                c->error ? c->error
                : c->eos ? "EOS"
                         : "no frames");
   stop_origin (origin, relay, c, mode);
   before = client_frames (c);
+  /* Nothing comes while the origin is away (stop_origin waited 1 s more):
+   * the next frame is the first of the new run. */
+  g_mutex_lock (&k.lock);
+  k.armed = TRUE;
+  g_mutex_unlock (&k.lock);
 
   origin = test_server_start (origin_args);
   fail_unless (test_client_wait_frames (c, before + 10, 90),
@@ -276,9 +318,16 @@ check_origin_restart (const gchar *mode)
                "%s: RTP timestamps went back %" G_GUINT64_FORMAT " times", mode,
                w.backwards);
   g_mutex_unlock (&w.lock);
+  /* A discontinuity, then a keyframe: the client decodes on at once. */
+  g_mutex_lock (&k.lock);
+  fail_unless (k.seen && k.key,
+               "%s: the first frame after the origin's return is %s", mode,
+               k.seen ? "a delta frame" : "missing");
+  g_mutex_unlock (&k.lock);
 
   test_client_free (c);
   g_mutex_clear (&w.lock);
+  g_mutex_clear (&k.lock);
   test_server_stop (relay);
   test_server_stop (origin);
   g_free (url);
