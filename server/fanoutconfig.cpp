@@ -449,6 +449,15 @@ config_set (FanoutServerConfig *c, const std::string &key, const char *v,
       return false;
     }
     c->relay_latency_ms = (guint)u;
+  } else if (key == "relay-linger") {
+    if (!parse_uint (v, 86400, &u)) {
+      g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
+                   "bad --relay-linger '%s': use whole seconds from 0 to "
+                   "86400 (0: relays stay connected)",
+                   v);
+      return false;
+    }
+    c->relay_linger_s = (guint)u;
   } else if (key == "key-unit-interval") {
     if (!parse_uint (v, 10000, &u)) {
       g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,
@@ -568,6 +577,11 @@ make_context (FanoutServerConfig *c, bool with_gst) noexcept
       "Jitter-buffer latency of rtsp:// relay sources, in ms: how long a "
       "missing or late packet is waited for (default 200)",
       "MS" },
+    { "relay-linger", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
+      "Close an rtsp:// relay's upstream this many seconds after its last "
+      "viewer left; the next viewer opens it again (default 30; 0: stay "
+      "connected)",
+      "SECONDS" },
     { "key-unit-interval", 0, 0, G_OPTION_ARG_CALLBACK, (gpointer)option_cb,
       "At most one keyframe forced for joining clients per this many ms and "
       "mount; a client joins on a keyframe up to half of it old "

@@ -83,6 +83,9 @@ struct _FanoutServerConfig {
   /* rtspsrc's jitter-buffer latency for relay sources: how long a missing
    * or late packet is waited for (in-order packets pass at once). */
   guint relay_latency_ms = 200;
+  /* A relay's upstream is closed this long after its last viewer left and
+   * opened again at the next one (0: it stays open). */
+  guint relay_linger_s = 30;
   std::vector<std::pair<std::string, std::string>> users;
   bool basic = false;
   std::string mcast_first = "224.3.0.1", mcast_last = "224.3.0.254";

@@ -293,6 +293,7 @@ source_plan_unguarded (const SourceConfig &cfg, guint relay_latency_ms,
                   "caps=\"audio/x-opus;audio/mpeg,mpegversion=4;audio/x-alaw;"
                   "audio/x-mulaw;audio/x-raw\"";
     plan->audio_maybe = true;
+    plan->on_demand = true;
     return true;
   }
   if (gst_uri_is_valid (spec.c_str ())) {

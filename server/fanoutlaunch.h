@@ -68,6 +68,8 @@ struct SourcePlan {
    * to carry audio (a relay's upstream). */
   std::string audio;
   bool audio_maybe = false;
+  /* A relay: its upstream is opened only while someone watches. */
+  bool on_demand = false;
 };
 /* Plans source @cfg (a USAGE or MISSING error for a spec that cannot be
  * served). @relay_latency_ms: rtspsrc's latency for relayed sources. */

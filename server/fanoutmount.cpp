@@ -51,6 +51,7 @@ source_new (const ServerEnv *env, const SourceConfig &cfg, GError **error)
   src->runner.loop = plan.loop;
   src->audio = plan.audio;
   src->audio_maybe = plan.audio_maybe;
+  src->on_demand = plan.on_demand && env->cfg.relay_linger_s > 0;
   return src;
 }
 
@@ -216,6 +217,14 @@ source_back_unguarded (Source &src, Runner &r, const GstCaps *before,
                        const GstCaps *now)
 {
   bool same = caps_compatible (before, now);
+  if (src.reopened.exchange (false) && same) {
+    log_line (r.env, "%s: upstream open again (%s)", r.label.c_str (),
+              caps_brief (now).c_str ());
+    for (Mount *m : src.mounts)
+      if (!m->encoder.desc.empty ())
+        m->keys.request (false);
+    return;
+  }
   std::string outcome
       = same ? "the same stream (" + caps_brief (now) + "): clients stay"
              : caps_change (before, now)
@@ -376,6 +385,89 @@ source_start_and_wait (Source &s, GError **error) noexcept
 }
 
 /* ------------------------------------------------------------------ */
+/* Relays on demand                                                    */
+
+static gboolean
+source_linger_cb (gpointer data) noexcept
+{
+  auto *s = static_cast<Source *> (data);
+  if (!s->up || s->closed)
+    return G_SOURCE_CONTINUE;
+  if (s->users.load (std::memory_order_relaxed) > 0) {
+    s->unused_since_us = 0;
+    return G_SOURCE_CONTINUE;
+  }
+  gint64 now = g_get_monotonic_time ();
+  if (!s->unused_since_us) {
+    s->unused_since_us = now;
+    return G_SOURCE_CONTINUE;
+  }
+  guint linger = s->runner.env->cfg.relay_linger_s;
+  if (now - s->unused_since_us < linger * G_TIME_SPAN_SECOND)
+    return G_SOURCE_CONTINUE;
+  /* Readers wait through its absence (eos-on-writer-eos=false), as
+   * through a restart. */
+  runner_stop (s->runner);
+  s->closed = true;
+  log_line (s->runner.env,
+            "source %s: no viewer for %u s, upstream closed (the next viewer "
+            "opens it again)",
+            s->cfg.name.c_str (), linger);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A viewer came to a closed source: open its upstream again. A failure is
+ * retried with the backoff, as any restart. Server context. */
+static gboolean
+source_open_cb (gpointer data) noexcept
+{
+  auto *s = static_cast<Source *> (data);
+  if (!s->closed || s->users.load (std::memory_order_relaxed) == 0)
+    return G_SOURCE_REMOVE;
+  s->closed = false;
+  s->unused_since_us = 0;
+  s->opens.fetch_add (1, std::memory_order_relaxed);
+  s->reopened.store (true);
+  log_line (s->runner.env, "source %s: a viewer came, opening upstream",
+            s->cfg.name.c_str ());
+  GError *err = nullptr;
+  if (!runner_start (s->runner, &err)) {
+    runner_down (s->runner, err->message, false);
+    g_clear_error (&err);
+    runner_schedule_retry (s->runner);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+void
+source_start_linger (Source &s) noexcept
+{
+  if (!s.on_demand || s.linger_source)
+    return;
+  s.linger_source = g_timeout_source_new (1000);
+  g_source_set_callback (s.linger_source, source_linger_cb, &s, nullptr);
+  g_source_attach (s.linger_source, s.runner.env->context);
+}
+
+void
+source_stop_linger (Source &s) noexcept
+{
+  if (GSource *src = std::exchange (s.linger_source, nullptr)) {
+    g_source_destroy (src);
+    g_source_unref (src);
+  }
+}
+
+/* A viewer of one of @s's mounts came (any thread, no lock held): a closed
+ * source opens on the server context. */
+static void
+source_used (Source *s) noexcept
+{
+  if (s->users.fetch_add (1, std::memory_order_relaxed) == 0 && s->on_demand)
+    g_main_context_invoke (s->runner.env->context, source_open_cb, s);
+}
+
+/* ------------------------------------------------------------------ */
 /* Mounts                                                              */
 
 std::unique_ptr<Mount>
@@ -504,6 +596,7 @@ mount_media_added (Mount *m, MediaInfo *mi) noexcept
     g_source_destroy (idle);
     g_source_unref (idle);
   }
+  source_used (m->source);
   if (!resume)
     return;
   ObjRef<GstElement> pipeline (m->encoder.ref_pipeline ());
@@ -518,6 +611,8 @@ void
 mount_media_gone_locked (Mount *m) noexcept
 {
   m->live_medias--;
+  /* (an on-demand source closes after its linger: source_linger_cb) */
+  m->source->users.fetch_sub (1, std::memory_order_relaxed);
   encoder_arm_idle_locked (m);
 }
 

@@ -64,6 +64,20 @@ struct Source final : RunnerOwner {
   /* When a source that was not up at start delivered its first frame
    * (pending_poll_cb waits from then for its audio to settle). */
   gint64 frame_seen_us = 0;
+  /* On demand (a relay, --relay-linger > 0): its pipeline runs only while
+   * viewers use its mounts. users: the medias and outside viewers of its
+   * mounts (any thread; mount_media_added / _gone_locked). The server
+   * context owns the rest: closed (the pipeline is stopped for want of
+   * viewers), since when nobody used it, the check's timer. */
+  bool on_demand = false;
+  std::atomic<int> users{ 0 };
+  bool closed = false;
+  gint64 unused_since_us = 0;
+  GSource *linger_source = nullptr;
+  std::atomic<guint64> opens{ 0 }; /* times reopened (relaxed counter) */
+  /* Set when it opens again, taken by its first caps (runner_back): an
+   * open is not a restart. Server context, then its streaming thread. */
+  std::atomic<bool> reopened{ false };
   guint capacity = 32; /* ring items (~1 s): raw video unless set otherwise */
   /* prepared: runner.desc is complete (a camera is probed once it is
    * there); up: the source delivered its first frame and its mounts are
@@ -111,6 +125,13 @@ static const gint64 kAudioMaybeUs = 300 * G_TIME_SPAN_MILLISECOND;
  * relay without audio upstream, or none within kAudioWaitUs (logged).
  * Server context. */
 bool source_audio_settled (Source &s, gint64 since_us) noexcept;
+
+/* An on-demand source (a relay) closes its upstream --relay-linger s after
+ * its last viewer left and opens it again at the next one: starts the
+ * check (a 1 s timer on the server context). Server context. */
+void source_start_linger (Source &s) noexcept;
+/* Stops the check (server stop). */
+void source_stop_linger (Source &s) noexcept;
 
 /* One live media of a mount: the probes' user data, owned by the media
  * (fanoutmedia.cpp). */

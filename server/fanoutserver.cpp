@@ -441,6 +441,11 @@ fanout_server_start (FanoutServer *fs, GMainContext *context, GError **error)
     }
   }
 
+  /* Relays open their upstream on demand from now on (the first run above
+   * told what they carry). */
+  for (auto &src : s.sources)
+    source_start_linger (*src);
+
   /* 3. Mounts (their codec may depend on what a source carries). */
   if (s.cfg.basic && !s.tls)
     log_line (nullptr, /* even with --quiet */
@@ -679,8 +684,10 @@ fanout_server_stop (FanoutServer *fs)
   }
   for (auto &m : s.mounts)
     mount_stop (*m);
-  for (auto &src : s.sources)
+  for (auto &src : s.sources) {
+    source_stop_linger (*src);
     runner_stop (src->runner);
+  }
 }
 
 void

@@ -357,6 +357,20 @@ stats_json_unguarded (Server &s)
       json_builder_add_int_value (
           b, (gint64)src->runner.loops.load (std::memory_order_relaxed));
     }
+    if (src->on_demand) {
+      /* a relay's upstream, open only while viewed (--relay-linger) */
+      json_builder_set_member_name (b, "upstream");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "open");
+      json_builder_add_boolean_value (b, !src->closed);
+      json_builder_set_member_name (b, "viewers");
+      json_builder_add_int_value (b,
+                                  src->users.load (std::memory_order_relaxed));
+      json_builder_set_member_name (b, "opens");
+      json_builder_add_int_value (
+          b, (gint64)src->opens.load (std::memory_order_relaxed));
+      json_builder_end_object (b);
+    }
     {
       /* why the source last went down, and what came back */
       std::string why, outcome;

@@ -434,6 +434,130 @@ GST_START_TEST (test_origin_new_codec_ends_copy_clients)
 
 GST_END_TEST;
 
+/* The value of @key ("\"open\":") in /stats, as text ("true"), or "". */
+static gchar *
+stats_word (TestServer *ts, const gchar *key)
+{
+  gchar *stats = fanout_server_get_stats_json (ts->server);
+  gchar *flat = g_strdelimit (g_strdup (stats), " \n", '\a');
+  GString *o = g_string_new (NULL);
+  const gchar *p;
+  gchar *r;
+
+  /* json-glib may pretty-print: drop the spaces and newlines */
+  for (p = flat; *p; p++)
+    if (*p != '\a')
+      g_string_append_c (o, *p);
+  p = strstr (o->str, key);
+  r = p ? g_strndup (p + strlen (key), strcspn (p + strlen (key), ",}"))
+        : g_strdup ("");
+  g_string_free (o, TRUE);
+  g_free (flat);
+  g_free (stats);
+  return r;
+}
+
+/* Waits (at most @timeout_s) until /stats gives @key the value @want. */
+static gboolean
+wait_stats_word (TestServer *ts, const gchar *key, const gchar *want,
+                 guint timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + timeout_s * G_TIME_SPAN_SECOND;
+
+  while (g_get_monotonic_time () < end) {
+    gchar *v = stats_word (ts, key);
+    gboolean ok = g_str_equal (v, want);
+    g_free (v);
+    if (ok)
+      return TRUE;
+    g_usleep (100 * 1000);
+  }
+  return FALSE;
+}
+
+/* Waits (at most @timeout_s) until metric @prefix is exactly @value. */
+static gboolean
+wait_metric_is (TestServer *ts, const gchar *prefix, gint64 value,
+                guint timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + timeout_s * G_TIME_SPAN_SECOND;
+
+  while (g_get_monotonic_time () < end) {
+    if (metric_value (ts, prefix) == value)
+      return TRUE;
+    g_usleep (100 * 1000);
+  }
+  return FALSE;
+}
+
+/* A relay's upstream is opened on demand (issue 16 item 3): with
+ * --relay-linger 1 the edge closes its connection to the origin once it
+ * has no viewer (the origin counts no client), a viewer opens it again and
+ * plays, and after it left the edge closes again; twice, in both modes.
+ * Bounded waits only: nothing here claims how fast. */
+static void
+check_relay_on_demand (const gchar *mode)
+{
+  TestServer *origin = test_server_start (
+      A ("--source", "o=test:320x240@15", "--mount", "/x=o,gop=1"));
+  gchar *up = test_server_url (origin, "/x");
+  gchar *spec = g_strdup_printf ("up=%s", up);
+  TestServer *edge = test_server_start (
+      A ("--source", spec, "--relay-linger", "1", "--mount",
+         "/live=up,codec=copy", "--mode", mode));
+  gchar *url = test_server_url (edge, "/live");
+  const gchar *origin_clients = "fanout_clients{mount=\"/x\"} ";
+  gchar *opens;
+
+  fail_unless (wait_stats_word (edge, "\"open\":", "false", 30),
+               "%s: the edge kept its upstream open without a viewer", mode);
+  fail_unless (wait_metric_is (origin, origin_clients, 0, 30),
+               "%s: the origin still counts the edge", mode);
+  for (guint round = 1; round <= 2; round++) {
+    TestClient *c = test_client_new (url, "h264", "tcp", TRUE, NULL, NULL);
+    gchar *want = g_strdup_printf ("%u", round);
+    fail_unless (test_client_wait_frames (c, 10, 60),
+                 "%s round %u: a viewer of a closed relay got no frames: %s",
+                 mode, round,
+                 c->error ? c->error
+                 : c->eos ? "EOS"
+                          : "none");
+    fail_unless (metric_value (origin, origin_clients) == 1,
+                 "%s round %u: the origin does not count the edge", mode,
+                 round);
+    opens = stats_word (edge, "\"opens\":");
+    fail_unless (g_str_equal (opens, want), "%s round %u: opens %s", mode,
+                 round, opens);
+    g_free (opens);
+    g_free (want);
+    test_client_free (c);
+    fail_unless (wait_stats_word (edge, "\"open\":", "false", 30),
+                 "%s round %u: the edge did not close after its viewer", mode,
+                 round);
+    fail_unless (wait_metric_is (origin, origin_clients, 0, 30),
+                 "%s round %u: the origin still counts the edge", mode, round);
+  }
+  test_server_stop (edge);
+  test_server_stop (origin);
+  g_free (url);
+  g_free (spec);
+  g_free (up);
+}
+
+GST_START_TEST (test_relay_on_demand_isolated)
+{
+  check_relay_on_demand ("isolated");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_relay_on_demand_shared)
+{
+  check_relay_on_demand ("shared");
+}
+
+GST_END_TEST;
+
 static Suite *
 server_restart_suite (void)
 {
@@ -444,6 +568,8 @@ server_restart_suite (void)
   tcase_add_checked_fixture (tc, test_filter_client_warnings, NULL);
   tcase_add_test (tc, test_file_loops_seamlessly);
   tcase_add_test (tc, test_relay_survives_origin_restart_isolated);
+  tcase_add_test (tc, test_relay_on_demand_isolated);
+  tcase_add_test (tc, test_relay_on_demand_shared);
   tcase_add_test (tc, test_relay_survives_origin_restart_shared);
   tcase_add_test (tc, test_origin_new_size_ends_copy_clients);
   tcase_add_test (tc, test_origin_new_codec_ends_copy_clients);
