@@ -16,6 +16,8 @@
 #include <gio/gio.h>
 #include <gst/rtp/gstrtpbuffer.h>
 
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -312,66 +314,130 @@ Sender::drops () const noexcept
   return n;
 }
 
-/* One sendmmsg per up to kMsgs packets of @list to @c's RTP port. It never
- * waits (the stream's socket is a blocking one): a full socket buffer loses
- * packets, as UDP does anywhere, and does not hold up the other clients. */
+/* UDP generic segmentation offload (Linux 4.18): a run of packets of one
+ * size (the last of the run may be shorter) goes down the stack as one
+ * datagram of up to kGsoMax packets and is cut into packets late (on
+ * loopback, at the receiving socket): the per-packet cost of the send path
+ * is paid once per run. Off for good after the kernel refused it once, or
+ * with FANOUT_UDP_GSO=0 in the environment (to compare). */
+static std::atomic<bool> gso_ok{ !g_getenv ("FANOUT_UDP_GSO")
+                                 || !g_str_equal (g_getenv ("FANOUT_UDP_GSO"),
+                                                  "0") };
+static constexpr guint kGsoMax = 64;      /* UDP_MAX_SEGMENTS */
+static constexpr gsize kGsoBytes = 65000; /* one IP datagram */
+
+/* One sendmmsg per batch of @list's packets to @c's RTP port, each message
+ * a GSO run of packets (or one packet). It never waits (the stream's socket
+ * is a blocking one): a full socket buffer loses packets, as UDP does
+ * anywhere, and does not hold up the other clients. */
 static void
 send_udp (SenderClient &c, GstBufferList *list) noexcept
 {
-  constexpr guint kMsgs = 32, kVecs = 4;
+  constexpr guint kMsgs = 32, kIov = 128;
   struct mmsghdr msgs[kMsgs];
-  struct iovec vecs[kMsgs][kVecs];
-  GstMapInfo maps[kMsgs][kVecs];
-  GstMemory *mems[kMsgs][kVecs];
-  GstBuffer *whole[kMsgs];
+  struct iovec iov[kIov];
+  GstMapInfo maps[kIov];
+  GstMemory *mems[kIov];
+  /* a cmsg buffer per message: UDP_SEGMENT's gso_size */
+  union {
+    char buf[CMSG_SPACE (sizeof (guint16))];
+    struct cmsghdr align;
+  } ctl[kMsgs];
+  const bool gso = gso_ok.load (std::memory_order_relaxed);
   guint n = gst_buffer_list_length (list);
-  for (guint i = 0; i < n;) {
-    guint k = 0;
-    for (; k < kMsgs && i < n; i++) {
-      GstBuffer *b = gst_buffer_list_get (list, i);
-      guint nm = gst_buffer_n_memory (b);
-      guint v = 0;
-      whole[k] = nullptr;
-      if (nm > kVecs) {
-        /* Rare: more pieces than vectors, map it as one (a copy). */
-        if (!gst_buffer_map (b, &maps[k][0], GST_MAP_READ))
-          continue;
-        whole[k] = b;
-        vecs[k][0] = { maps[k][0].data, maps[k][0].size };
-        v = 1;
-      } else {
-        for (guint j = 0; j < nm; j++) {
-          GstMemory *mem = gst_buffer_peek_memory (b, j);
-          if (!gst_memory_map (mem, &maps[k][v], GST_MAP_READ))
+  guint i = 0;
+  while (i < n) {
+    guint k = 0, nv = 0;
+    /* Fill a batch: messages of runs of packets, each packet's memories
+     * one iovec apiece (a packet of more than 4 is mapped whole: rare). */
+    while (k < kMsgs && i < n) {
+      guint run = 0, v0 = nv;
+      gsize seg = 0, bytes = 0;
+      while (i < n) {
+        GstBuffer *b = gst_buffer_list_get (list, i);
+        gsize size = gst_buffer_get_size (b);
+        guint nm = gst_buffer_n_memory (b);
+        if (run > 0
+            && (!gso || size > seg || run == kGsoMax
+                || bytes + size > kGsoBytes))
+          break;
+        if (nv + MIN (nm, 4u) > kIov)
+          break;
+        if (nm > 4) {
+          GstMemory *m = gst_buffer_get_all_memory (b);
+          if (!gst_memory_map (m, &maps[nv], GST_MAP_READ)) {
+            gst_memory_unref (m);
+            i++;
             continue;
-          mems[k][v] = mem;
-          vecs[k][v] = { maps[k][v].data, maps[k][v].size };
-          v++;
+          }
+          mems[nv] = m; /* owned: unref'd below */
+          iov[nv] = { maps[nv].data, maps[nv].size };
+          nv++;
+        } else {
+          for (guint j = 0; j < nm; j++) {
+            GstMemory *m = gst_memory_ref (gst_buffer_peek_memory (b, j));
+            if (!gst_memory_map (m, &maps[nv], GST_MAP_READ)) {
+              gst_memory_unref (m);
+              continue;
+            }
+            mems[nv] = m;
+            iov[nv] = { maps[nv].data, maps[nv].size };
+            nv++;
+          }
         }
+        i++;
+        bytes += size;
+        if (run++ == 0)
+          seg = size;
+        else if (size < seg)
+          break; /* a shorter packet ends its run */
       }
+      if (nv == v0)
+        break; /* no room left for one packet: send the batch first */
       memset (&msgs[k], 0, sizeof (msgs[k]));
       msgs[k].msg_hdr.msg_name = &c.dest;
       msgs[k].msg_hdr.msg_namelen = c.dest_len;
-      msgs[k].msg_hdr.msg_iov = vecs[k];
-      msgs[k].msg_hdr.msg_iovlen = v;
+      msgs[k].msg_hdr.msg_iov = &iov[v0];
+      msgs[k].msg_hdr.msg_iovlen = nv - v0;
+      if (run > 1) {
+        msgs[k].msg_hdr.msg_control = ctl[k].buf;
+        msgs[k].msg_hdr.msg_controllen = sizeof (ctl[k].buf);
+        struct cmsghdr *cm = CMSG_FIRSTHDR (&msgs[k].msg_hdr);
+        cm->cmsg_level = SOL_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN (sizeof (guint16));
+        guint16 gs = (guint16)seg;
+        memcpy (CMSG_DATA (cm), &gs, sizeof (gs));
+      }
       k++;
     }
-    if (k == 0)
-      continue;
-    int sent;
-    do
-      sent = sendmmsg (c.fd, msgs, k, MSG_DONTWAIT);
-    while (sent < 0 && errno == EINTR);
-    if (sent < (int)k)
-      GST_LOG ("UDP: %d of %u packets sent", sent, k);
-    for (guint m = 0; m < k; m++) {
-      if (whole[m]) {
-        gst_buffer_unmap (whole[m], &maps[m][0]);
-        continue;
+    if (k > 0) {
+      int sent;
+      do
+        sent = sendmmsg (c.fd, msgs, k, MSG_DONTWAIT);
+      while (sent < 0 && errno == EINTR);
+      if (sent < 0 && gso && (errno == EIO || errno == EINVAL)
+          && gso_ok.exchange (false)) {
+        /* No GSO here (an old kernel, a device without it): packets one
+         * by one from now on, this frame again from its start. */
+        GST_WARNING ("UDP GSO refused (%s): sending packet by packet",
+                     g_strerror (errno));
+        for (guint v = 0; v < nv; v++) {
+          gst_memory_unmap (mems[v], &maps[v]);
+          gst_memory_unref (mems[v]);
+        }
+        send_udp (c, list);
+        return;
       }
-      for (guint j = 0; j < msgs[m].msg_hdr.msg_iovlen; j++)
-        gst_memory_unmap (mems[m][j], &maps[m][j]);
+      if (sent < (int)k)
+        GST_LOG ("UDP: %d of %u messages sent", sent, k);
     }
+    for (guint v = 0; v < nv; v++) {
+      gst_memory_unmap (mems[v], &maps[v]);
+      gst_memory_unref (mems[v]);
+    }
+    if (k == 0 && i < n)
+      i++; /* a packet that cannot be mapped at all: skip it */
   }
 }
 

@@ -22,7 +22,8 @@
  * a server that stops answering fails the sessions left instead of holding
  * the run. Prints "ready N" once the sessions that could start play (and
  * "failed K" for those that did not), then, after SECONDS of counting, one line
- * per session: "client I frames F expected E packets P".
+ * per session: "client I frames F expected E packets P lost L" (L: packets
+ * missing by their sequence numbers).
  */
 
 #define _GNU_SOURCE /* strcasestr, memmem, recvmmsg */
@@ -57,6 +58,10 @@ typedef struct {
   int have_ts;
   uint32_t first_ts, last_ts;
   uint64_t wraps, frames, packets;
+  /* sequence numbers: the packets missing between those received */
+  int have_seq;
+  uint16_t last_seq;
+  uint64_t lost;
 } Session;
 
 #define BUF_SIZE (256 * 1024)
@@ -227,6 +232,17 @@ count_rtp (Session *s, const unsigned char *p, size_t n)
   if (!s->counting)
     return;
   s->packets++;
+  {
+    uint16_t seq = (uint16_t)((p[2] << 8) | p[3]);
+    uint16_t gap = (uint16_t)(seq - s->last_seq);
+    /* a step forward of less than 3000: the ones between were lost; a
+     * resync (a lapped client resumes elsewhere) counts nothing */
+    if (s->have_seq && gap > 1 && gap < 3000)
+      s->lost += gap - 1u;
+    if (!s->have_seq || (gap > 0 && gap < 3000))
+      s->last_seq = seq;
+    s->have_seq = 1;
+  }
   ts = ((uint32_t)p[4] << 24) | ((uint32_t)p[5] << 16) | ((uint32_t)p[6] << 8)
        | p[7];
   if (!s->have_ts) {
@@ -371,9 +387,10 @@ main (int argc, char **argv)
       uint64_t span = s->wraps * 0x100000000ull + s->last_ts - s->first_ts;
       expected = span / (90000u / (unsigned)fps) + 1;
     }
-    printf ("client %d frames %llu expected %llu packets %llu%s\n", i,
+    printf ("client %d frames %llu expected %llu packets %llu lost %llu%s\n", i,
             (unsigned long long)s->frames, (unsigned long long)expected,
-            (unsigned long long)s->packets, s->ok ? "" : " failed");
+            (unsigned long long)s->packets, (unsigned long long)s->lost,
+            s->ok ? "" : " failed");
   }
   fflush (stdout);
   for (i = 0; i < n; i++) {
