@@ -6,12 +6,14 @@
 # a test source whose mount has a 60 s GOP (no keyframe of its own in the
 # test's window).
 #
-#  1. the viewer decodes frames; then a quiet while: no request to the
-#     encoder, no keyframe (so any later one is the viewer's doing);
+#  1. the viewer (joining 8 s after the encoder's only keyframe so far)
+#     decodes frames; then a quiet while: no request to the encoder, no
+#     keyframe (so any later one is the viewer's doing);
 #  2. an upstream force-key-unit into the viewer's depayloader (rtpsession
 #     turns it into RTCP PLI toward the server): the mount's
 #     fanout_key_unit_requests_total rises and a keyframe reaches the
-#     viewer after it;
+#     viewer after it, within seconds (a viewer started on the old
+#     keyframe would get it as late as that keyframe was old);
 #  3. the same with all-headers (RTCP FIR);
 #  4. a burst of PLIs asks the encoder at most about once per
 #     --key-unit-interval, and still gives the viewer a keyframe.
@@ -31,6 +33,14 @@ import netns  # noqa: E402
 
 NAME = 'webrtc_pli'
 INTERVAL_MS = 1000  # --key-unit-interval
+# The viewer joins this long after the server started: the ring's newest
+# keyframe (the encoder's first) is then that old. A viewer started on it
+# would stay that far behind live, and so would every forced keyframe.
+JOIN_AFTER_S = 8
+# ... while a live viewer gets the keyframe a PLI asks for well within
+# this (one frame at the encoder, loopback, a 200 ms jitter buffer; loose
+# for a loaded machine, and still half the lag of a viewer started late).
+LIVE_S = 4
 SRV = None
 KEEP = []  # wrappers that must never be released
 
@@ -234,6 +244,8 @@ def expect_forced_keyframe(v, what, send):
     v.check_bus()
     log('%s: requests %d -> %d (seen %.2f s after), keyframe %.2f s after'
         % (what, req0, key_unit_requests(), asked, key))
+    assert key < LIVE_S, ('%s: the keyframe came %.2f s after the request: '
+                          'the viewer is behind live' % (what, key))
 
 
 def main():
@@ -247,6 +259,7 @@ def main():
         '--webrtc-ports', '40000-40400'])
     v = None
     try:
+        time.sleep(JOIN_AFTER_S)
         v = Viewer(mods)
         offer = v.offer()
         st, body, hdrs = SRV.http('POST', '/live/whep', offer.encode(),
@@ -269,8 +282,11 @@ def main():
         assert key_unit_requests() == req0, \
             'key-unit requests without a PLI: %d -> %d' % (
                 req0, key_unit_requests())
-        assert len(keys) == k0, 'keyframes without a PLI: %d -> %d' % (
-            k0, len(keys))
+        # one more: a natural one (the GOP), or the join's own request
+        # reaching a viewer that runs behind live (started on the old one)
+        assert len(keys) == k0, (
+            'keyframes without a PLI: %d -> %d (is the viewer behind live?)'
+            % (k0, len(keys)))
         log('quiet: decoded', dec, 'keyframes', len(keys), 'requests', req0)
 
         # 2. PLI; 3. FIR (an interval later, so not deferred).
