@@ -181,6 +181,32 @@ key_unit_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
   return GST_PAD_PROBE_DROP;
 }
 
+/* Drops what the viewer's reader reads until the first keyframe (its
+ * first buffer that is not a delta unit; in a list of RTP packets, any),
+ * then removes itself. */
+static gboolean
+is_key (GstBuffer **buf, guint, gpointer data) noexcept
+{
+  if (GST_BUFFER_FLAG_IS_SET (*buf, GST_BUFFER_FLAG_DELTA_UNIT))
+    return TRUE;
+  *static_cast<bool *> (data) = true;
+  return FALSE;
+}
+
+static GstPadProbeReturn
+first_key_probe (GstPad *, GstPadProbeInfo *info, gpointer) noexcept
+{
+  bool key = false;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER (info);
+    is_key (&b, 0, &key);
+  } else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), is_key,
+                             &key);
+  }
+  return key ? GST_PAD_PROBE_REMOVE : GST_PAD_PROBE_DROP;
+}
+
 struct PeerRef {
   std::weak_ptr<WebOutput *> w;
   std::string id;
@@ -659,8 +685,15 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
   if (!plid.empty ()
       && plid.find_first_not_of ("0123456789abcdefABCDEF") == std::string::npos)
     caps += ",profile-level-id=(string)" + plid;
-  std::string d = "fanoutsrc name=src start-position=latest-keyframe "
-                  "channel=\""
+  /* An encoding mount's viewer starts at the newest item and waits for the
+   * keyframe asked for below (dropping what comes before it): this
+   * pipeline runs in real time from where its reader starts, so starting
+   * at the ring's newest keyframe (with a long GOP, seconds old) would keep
+   * the viewer that far behind live, and every keyframe a PLI brings as
+   * late. A copy mount asks nobody: its viewer starts at that keyframe. */
+  const bool encodes = !wm->m->encoder.desc.empty ();
+  std::string d = std::string ("fanoutsrc name=src start-position=")
+                  + (encodes ? "latest" : "latest-keyframe") + " channel=\""
                   + (w->own_payloader ? wm->m->ring : wm->ring) + "\" ! "
                   + (w->own_payloader ? pay_desc (wm->encoding) + " ! " : "")
                   + "capssetter name=cs caps=\"" + caps
@@ -686,6 +719,11 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
   GstPad *spad = gst_element_get_static_pad (src, "src");
   gst_pad_add_probe (spad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, key_unit_probe,
                      wm->m, nullptr);
+  if (encodes)
+    gst_pad_add_probe (spad,
+                       (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                         | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                       first_key_probe, nullptr, nullptr);
   gst_object_unref (spad);
   gst_object_unref (src);
   if (pt != 96) {

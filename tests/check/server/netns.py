@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 # Helpers of the browser/player tests: a loopback-only network namespace
 # (the test re-runs itself under `unshare --net`) and the server binary.
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,6 +37,13 @@ def enter(name, script):
     sys.exit(r.returncode)
 
 
+def _die_with_parent():
+    """In the server's child before exec: killed when the test process
+    ends, even by a crash (a segfault runs no finally: the server would
+    stay, alone in the namespace, for good)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PDEATHSIG
+
+
 class Server:
     """fanout-rtsp-server ($FANOUT_RTSP_SERVER) on fixed ports: the
     namespace is the test's own."""
@@ -49,7 +58,8 @@ class Server:
                         'wb')
         self.proc = subprocess.Popen(
             [exe, '--port', str(rtsp_port), '--http-port', str(http_port)]
-            + args, stdout=self.log, stderr=subprocess.STDOUT)
+            + args, stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent)
         for _ in range(150):
             try:
                 urllib.request.urlopen(self.base + '/stats', timeout=2).read()
