@@ -55,13 +55,15 @@ Usage:
       be measured, 2 on bad usage
   av_offset.py --local [--encode] [--audio-delay-ms 80] [--video-delay-ms 80]
       the source pipeline straight into the analysis (no network), for
-      validation; --encode adds x264enc/avdec_h264 and opusenc/opusdec;
+      validation; --encode takes the --print-source text and completes it
+      as a server would (x264enc ! avdec_h264, audio. ! opusdec);
       the delays are pad offsets on the test sources (content stamped and
       sent that much later)
   av_offset.py --serve 8554 [--audio-delay-ms 80] [--seconds 300]
       a stock gst-rtsp-server (shared media) on 127.0.0.1:PORT/live serving
-      the source as pay0 (H.264, x264enc tune=zerolatency) + pay1 (Opus):
-      the reference to compare a server with
+      the --print-source text as pay0 (H.264, x264enc tune=zerolatency or
+      --serve-encoder) + pay1 (audio., Opus): the reference to compare a
+      server with
   av_offset.py --print-source
       the launch text to give the server ("launch:..." form)
 
@@ -197,8 +199,8 @@ class Analysis:
         lo, hi = min(ys), max(ys)
         if hi - lo < 20:     # no zone-plate sine in this video
             return []
-        # mid level = the sine's mean over whole periods (the brightness at
-        # phase 0 whatever the encoder's or converter's gain and rounding)
+        # mid level: the sine's mean over whole periods (near its value at
+        # phase 0; the error left is cancelled below)
         whole = len(ys) // PERIOD_FRAMES * PERIOD_FRAMES
         mid = sum(ys[:whole]) / whole if whole else (lo + hi) / 2
         frame_ns = 1000000000 / FPS
@@ -277,7 +279,7 @@ def inject_delays(pipe, args):
     upstream of clocksync, also leave that much later (as from a capture
     whose latency nobody compensated). An offset downstream of clocksync
     would send buffers stamped in the future, which RTCP sender reports do
-    not describe consistently (tried: 20-40 ms swings at the client)."""
+    not describe consistently (tried: 20-120 ms at the client for 80)."""
     it = pipe.iterate_recurse()
     while True:
         res, el = it.next()
@@ -293,11 +295,10 @@ def inject_delays(pipe, args):
 def build_local(args, an):
     """The source straight into the analysis: no network."""
     if args.encode:
-        desc = (AUDIO_SRC + " ! opusenc ! opusdec "
-                "! queue name=aout " + VIDEO_SRC +
-                " ! x264enc tune=zerolatency "
-                "speed-preset=ultrafast key-int-max=30 ! avdec_h264 "
-                "! queue name=vout")
+        # the --print-source text itself, completed as a server would
+        desc = (SOURCE + " ! x264enc tune=zerolatency speed-preset=ultrafast"
+                " key-int-max=30 ! avdec_h264 ! queue name=vout "
+                "audio. ! opusdec ! queue name=aout")
     else:
         desc = (AUDIO_SRC + " ! queue name=aout " +
                 VIDEO_SRC + " ! queue name=vout")
@@ -308,13 +309,13 @@ def build_local(args, an):
     pipe.add(abin)
     pipe.get_by_name("vout").link(vbin)
     pipe.get_by_name("aout").link(abin)
-    connect_sinks(pipe, an)
+    connect_sinks(vbin, abin, an)
     return pipe
 
 
-def connect_sinks(pipe, an):
-    pipe.get_by_name("vsink").connect("new-sample", an.on_video)
-    pipe.get_by_name("asink").connect("new-sample", an.on_audio)
+def connect_sinks(vbin, abin, an):
+    vbin.get_by_name("vsink").connect("new-sample", an.on_video)
+    abin.get_by_name("asink").connect("new-sample", an.on_audio)
 
 
 def build_rtsp(args, an):
@@ -325,22 +326,22 @@ def build_rtsp(args, an):
     if args.tcp:
         src.set_property("protocols", "tcp")
     pipe.add(src)
-    vbin, abin = analysis_bins()
-    pipe.add(vbin)
-    pipe.add(abin)
-    connect_sinks(pipe, an)
+    bins = dict(zip(("video", "audio"), analysis_bins()))
+    connect_sinks(bins["video"], bins["audio"], an)
     media_seen = set()
 
+    # An analysis branch joins the pipeline only once its track is there:
+    # a sink that never prerolls would hold the pipeline in PAUSED, and
+    # rtspsrc sends PLAY only on the way to PLAYING.
     def on_decoded(dbin, pad):
         caps = pad.get_current_caps() or pad.query_caps(None)
-        name = caps.get_structure(0).get_name()
-        target = vbin if name.startswith("video/") else \
-            abin if name.startswith("audio/") else None
+        kind = caps.get_structure(0).get_name().split("/")[0]
+        target = bins.pop(kind, None)
         if target is None:
             return
-        sink = target.get_static_pad("sink")
-        if not sink.is_linked():
-            pad.link(sink)
+        pipe.add(target)
+        target.sync_state_with_parent()
+        pad.link(target.get_static_pad("sink"))
 
     def on_pad(_src, pad):
         caps = pad.get_current_caps() or pad.query_caps(None)
@@ -377,6 +378,12 @@ def run_pipeline(pipe, an, args):
         now = time.monotonic()
         both = an.first_v is not None and an.first_a is not None
         if both and now - max(an.first_v, an.first_a) >= args.seconds:
+            loop.quit()
+            return False
+        one = an.first_v or an.first_a
+        if not both and one and now - one > min(args.seconds, 10):
+            state["error"] = "only %s arrived (no %s track?)" % (
+                ("video", "audio") if an.first_v else ("audio", "video"))
             loop.quit()
             return False
         if now - state["started"] > hard:
@@ -468,10 +475,10 @@ def report(args, an, error):
 def serve(args):
     gi.require_version("GstRtspServer", "1.0")
     from gi.repository import GstRtspServer
-    launch = ("( " + AUDIO_SRC + " ! opusenc "
-              "! rtpopuspay name=pay1 pt=97 " + VIDEO_SRC +
-              " ! " + args.serve_encoder +
-              " ! rtph264pay name=pay0 pt=96 config-interval=-1 )")
+    # the --print-source text, completed as a server would
+    launch = ("( " + SOURCE + " ! " + args.serve_encoder +
+              " ! rtph264pay name=pay0 pt=96 config-interval=-1 "
+              "audio. ! rtpopuspay name=pay1 pt=97 )")
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(args.serve))
