@@ -310,8 +310,14 @@ source_plan_unguarded (const SourceConfig &cfg, guint relay_latency_ms,
     /* clocksync paces files to the clock, as a camera would be; a file
      * starts over at its end (Runner::loop), paced again from there. */
     plan->loop = true;
-    *head = "uridecodebin uri=" + quote (spec)
-            + " ! videoconvert ! clocksync sync-to-first=true";
+    *head = "uridecodebin name=file uri=" + quote (spec)
+            + " file. ! videoconvert ! clocksync name=pace sync-to-first=true";
+    /* Its audio, if it has some, paced with the video's offset (the
+     * runner copies pace's ts-offset to audiopace): one offset for both,
+     * after each loop too. */
+    plan->audio = "file. ! audioconvert name=audiohead ! audioresample "
+                  "! clocksync name=audiopace";
+    plan->audio_maybe = true;
     return true;
   }
   g_set_error (error, FANOUT_SERVER_ERROR, FANOUT_SERVER_ERROR_USAGE,

@@ -743,6 +743,8 @@ mount_complete_unguarded (Mount &m, GError **error)
      * the audio does (timestamp-mode=clock): lip sync. */
     m.encoder.desc = encoder_desc (m.cfg, m.codec, m.source->channel, raw,
                                    src_fps, m.ring, !m.audio_launch.empty ());
+    /* (its idle pause then keeps the clock mapping) */
+    m.encoder.fixed_base = !m.audio_launch.empty ();
     m.media_launch = media_desc (m.ring, m.codec, m.mode, m.audio_launch);
     if (!runner_start (m.encoder, error)) {
       if (caps)

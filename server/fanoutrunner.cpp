@@ -97,6 +97,10 @@ audio_writer_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
 {
   auto *r = static_cast<Runner *> (data);
   GstEvent *ev = GST_PAD_PROBE_INFO_EVENT (info);
+  /* A looping file's audio ends before or after its video: the video's
+   * end seeks both back (loop_at_eos), the audio's end goes nowhere. */
+  if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS && r->loop)
+    return GST_PAD_PROBE_DROP;
   if (GST_EVENT_TYPE (ev) == GST_EVENT_CAPS) {
     GstCaps *caps = nullptr;
     gst_event_parse_caps (ev, &caps);
@@ -104,6 +108,16 @@ audio_writer_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
     gst_caps_replace (&r->audio_caps, caps);
   }
   return GST_PAD_PROBE_OK;
+}
+
+/* A file's video clocksync ("pace", sync-to-first) chose its offset: the
+ * audio's ("audiopace") takes the same, so that both play in step. */
+static void
+pace_offset_cb (GObject *pace, GParamSpec *, gpointer data) noexcept
+{
+  gint64 off = 0;
+  g_object_get (pace, "ts-offset", &off, nullptr);
+  g_object_set (G_OBJECT (data), "ts-offset", off, nullptr);
 }
 
 /* Builds and starts the pipeline (no waiting). */
@@ -120,6 +134,13 @@ runner_start_unguarded (Runner &r, GError **error)
                  redact (err ? err->message : "?").c_str ());
     g_clear_error (&err);
     return false;
+  }
+  if (r.fixed_base) {
+    GstClock *clock = gst_system_clock_obtain ();
+    gst_pipeline_use_clock (GST_PIPELINE (p), clock);
+    gst_element_set_start_time (p, GST_CLOCK_TIME_NONE);
+    gst_element_set_base_time (p, gst_clock_get_time (clock));
+    gst_object_unref (clock);
   }
   r.set_pipeline (p);
   {
@@ -142,6 +163,16 @@ runner_start_unguarded (Runner &r, GError **error)
     gst_object_unref (pad);
     gst_object_unref (ring);
   }
+  GstElement *pace = gst_bin_get_by_name (GST_BIN (p), "pace");
+  GstElement *apace = gst_bin_get_by_name (GST_BIN (p), "audiopace");
+  if (pace && apace)
+    /* apace lives as long as the pipeline, which holds pace */
+    g_signal_connect (pace, "notify::ts-offset", G_CALLBACK (pace_offset_cb),
+                      apace);
+  if (pace)
+    gst_object_unref (pace);
+  if (apace)
+    gst_object_unref (apace);
   if (GstElement *aring = gst_bin_get_by_name (GST_BIN (p), "audioring")) {
     GstPad *pad = gst_element_get_static_pad (aring, "sink");
     gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,

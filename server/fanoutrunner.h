@@ -91,6 +91,11 @@ struct Runner {
    * counter, read by /metrics). */
   bool loop = false;
   std::atomic<guint64> loops{ 0 };
+  /* Set by the owner before the first start: the pipeline keeps one base
+   * time for good (start time NONE), so that a pause (an idle encoder)
+   * does not move its running time against the clock: readers in
+   * timestamp-mode=clock stay in step with the other channels. */
+  bool fixed_base = false;
 
   ~Runner ()
   {

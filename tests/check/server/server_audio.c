@@ -24,6 +24,7 @@
 
 #include "serverutil.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define A(...) ((const gchar *[]){ __VA_ARGS__, NULL })
@@ -264,6 +265,67 @@ GST_START_TEST (test_relay_passes_audio)
 }
 GST_END_TEST;
 
+/* A file with H.264 and AAC: its audio is served (decoded once, encoded to
+ * Opus) beside its video, across its loops. */
+GST_START_TEST (test_file_with_audio_loops)
+{
+  GError *err = NULL;
+  gchar *dir = g_dir_make_tmp ("fanout-audio-XXXXXX", &err);
+  gchar *path, *desc, *spec, *url, *out;
+  GstElement *p;
+  GstBus *bus;
+  GstMessage *m;
+  TestServer *ts;
+  AvClient *c;
+
+  fail_unless (dir != NULL, "tmp dir: %s", err ? err->message : "?");
+  path = g_build_filename (dir, "av.mp4", NULL);
+  /* 2 s of each */
+  desc = g_strdup_printf (
+      "videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240,"
+      "framerate=15/1 ! x264enc speed-preset=ultrafast key-int-max=15 "
+      "! mp4mux name=m ! filesink location=\"%s\" "
+      "audiotestsrc num-buffers=100 samplesperbuffer=960 "
+      "! audio/x-raw,rate=48000 ! voaacenc ! m.",
+      path);
+  p = gst_parse_launch (desc, &err);
+  fail_unless (p != NULL, "file pipeline: %s", err ? err->message : "?");
+  g_free (desc);
+  gst_element_set_state (p, GST_STATE_PLAYING);
+  bus = gst_element_get_bus (p);
+  m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                  GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_EOS,
+               "the file was not written");
+  gst_message_unref (m);
+  gst_object_unref (bus);
+  gst_element_set_state (p, GST_STATE_NULL);
+  gst_object_unref (p);
+
+  spec = g_strdup_printf ("f=file://%s", path);
+  ts = test_server_start (A ("--source", spec, "--mount", "/live=f"));
+  url = test_server_url (ts, "/live");
+  out = ffprobe_streams (url);
+  fail_unless (strstr (out, "codec_name=h264") != NULL
+                   && strstr (out, "codec_name=opus") != NULL,
+               "%s", out);
+  g_free (out);
+  c = av_client_new (url, "tcp");
+  /* past at least one loop of the 2 s file: 4 s of each */
+  fail_unless (av_client_wait (c, 60, 200, 60),
+               "file: %d video frames, %d audio buffers decoded",
+               g_atomic_int_get (&c->video), g_atomic_int_get (&c->audio));
+  av_client_free (c);
+  test_server_stop (ts);
+  g_free (url);
+  g_free (spec);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+}
+GST_END_TEST;
+
 /* What cannot be served is said at start, in one line. */
 GST_START_TEST (test_audio_refused_clearly)
 {
@@ -308,6 +370,7 @@ server_audio_suite (void)
   tcase_add_test (tc, test_audio_refused_clearly);
   tcase_add_test (tc, test_tone_both_streams);
   tcase_add_test (tc, test_relay_passes_audio);
+  tcase_add_test (tc, test_file_with_audio_loops);
   return s;
 }
 
