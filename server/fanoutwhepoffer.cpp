@@ -94,8 +94,10 @@ fanout_whep_pick_opus (const GstSDPMedia *media, GstCaps **caps)
 {
   *caps = nullptr;
   if (g_strcmp0 (gst_sdp_media_get_media (media), "audio") != 0
-      || gst_sdp_media_get_port (media) == 0)
-    return 0;
+      || gst_sdp_media_get_port (media) == 0
+      || gst_sdp_media_get_attribute_val (media, "sendonly")
+      || gst_sdp_media_get_attribute_val (media, "inactive"))
+    return 0; /* not audio, or not audio the offerer receives */
   for (guint i = 0; i < gst_sdp_media_formats_len (media); i++) {
     guint pt = (guint)atoi (gst_sdp_media_get_format (media, i));
     GstCaps *c = gst_sdp_media_get_caps_from_media (media, (gint)pt);

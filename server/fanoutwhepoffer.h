@@ -37,7 +37,8 @@ guint fanout_whep_pick_payload (const GstSDPMedia *media, const char *encoding,
  * channels' count left out or not): the first such payload. *caps gets its
  * caps as webrtcbin reads them (application/x-rtp, media=audio), for the
  * audio transceiver's codec-preferences. Returns 0 (and NULL caps) when
- * @media is not audio, is rejected (port 0), or has no Opus payload. */
+ * @media is not audio, is rejected (port 0), is sendonly or inactive (the
+ * offerer receives nothing there), or has no Opus payload. */
 guint fanout_whep_pick_opus (const GstSDPMedia *media, GstCaps **caps);
 
 G_END_DECLS

@@ -83,13 +83,20 @@ static const char kWebrtcbinAudio[]
       "a=mid:audio0\r\na=recvonly\r\na=rtpmap:97 OPUS/48000/2\r\n"
       "a=fmtp:97 sprop-stereo=0\r\n";
 
-/* Audio without Opus, then a rejected audio m-line with Opus. */
+/* Audio without Opus, a rejected audio m-line with Opus, one the offerer
+ * only sends (a microphone), an inactive one, and Opus at another rate. */
 static const char kNoOpus[]
     = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
       "m=audio 9 UDP/TLS/RTP/SAVPF 0 8\r\nc=IN IP4 0.0.0.0\r\n"
       "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
       "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
-      "a=rtpmap:111 opus/48000/2\r\n";
+      "a=rtpmap:111 opus/48000/2\r\n"
+      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+      "a=sendonly\r\na=rtpmap:111 opus/48000/2\r\n"
+      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n"
+      "a=inactive\r\na=rtpmap:111 opus/48000/2\r\n"
+      "m=audio 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n"
+      "a=rtpmap:96 opus/16000\r\n";
 
 static GstSDPMessage *
 parse (const char *text)
@@ -252,9 +259,12 @@ GST_START_TEST (test_no_opus)
   /* PCMU/PCMA only: video only for that viewer. */
   fail_unless_equals_int (pick_opus (kNoOpus, 0, &caps), 0);
   fail_unless (caps == NULL);
-  /* A rejected m-line (port 0) is not taken, Opus or not. */
-  fail_unless_equals_int (pick_opus (kNoOpus, 1, &caps), 0);
-  fail_unless (caps == NULL);
+  /* A rejected m-line (port 0) is not taken, Opus or not; nor one that
+   * the offerer does not receive; nor "Opus" not at 48 kHz. */
+  for (guint i = 1; i <= 4; i++) {
+    fail_unless_equals_int (pick_opus (kNoOpus, i, &caps), 0);
+    fail_unless (caps == NULL);
+  }
 }
 GST_END_TEST;
 
