@@ -56,9 +56,14 @@ static const char kScript[]
 'use strict';
 async function fanoutWhep(video, url) {
   const pc = new RTCPeerConnection();
+  video.whepPc = pc; // for getStats() (the browser tests)
   pc.addTransceiver('video', { direction: 'recvonly' });
+  // The mount's audio (Opus) when it has some; else the server rejects it.
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const stream = new MediaStream();
   pc.ontrack = (e) => {
-    video.srcObject = e.streams[0] || new MediaStream([e.track]);
+    stream.addTrack(e.track);
+    if (video.srcObject !== stream) video.srcObject = stream;
     video.play().catch(() => {});
   };
   await pc.setLocalDescription(await pc.createOffer());

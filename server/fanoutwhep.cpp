@@ -38,6 +38,7 @@
 #endif
 
 #include "fanoutwhepprivate.h"
+#include "fanoutlaunch.h"
 #include "fanoutwhepoffer.h"
 
 #include <gst/gst.h>
@@ -178,7 +179,10 @@ web_mount_ensure_pay (WebOutput *w, WebMount *wm, std::string *why) noexcept
   if (wm->pay)
     return true;
   std::string pay = pay_desc (wm->encoding);
-  std::string d = "fanoutsrc name=src channel=\"" + wm->m->ring + "\" ! " + pay
+  /* With audio, the packets keep their capture time (lip sync). */
+  std::string d = std::string ("fanoutsrc name=src ")
+                  + (web_mount_has_audio (wm) ? "timestamp-mode=clock " : "")
+                  + "channel=\"" + wm->m->ring + "\" ! " + pay
                   + " ! fanoutsink name=ring capacity=512 channel=\"" + wm->ring
                   + "\"";
   GError *err = nullptr;
@@ -206,6 +210,107 @@ web_mount_ensure_pay (WebOutput *w, WebMount *wm, std::string *why) noexcept
   if (gst_element_set_state (p, GST_STATE_PLAYING)
       == GST_STATE_CHANGE_FAILURE) {
     *why = "the payloading pipeline does not start";
+    return false;
+  }
+  return true;
+}
+
+bool
+web_mount_has_audio (const WebMount *wm) noexcept
+{
+  return !wm->m->audio_launch.empty ();
+}
+
+std::string
+audio_pay_desc (const std::string &channel, const GstCaps *caps,
+                guint bitrate_kbps, const std::string &ring)
+{
+  const GstStructure *st = caps && gst_caps_get_size (caps) > 0
+                               ? gst_caps_get_structure (caps, 0)
+                               : nullptr;
+  const char *name = st ? gst_structure_get_name (st) : "";
+  std::string d = reader_desc (channel, "asrc", true) + " ! ";
+  if (!g_str_equal (name, "audio/x-opus")) {
+    if (!g_str_equal (name, "audio/x-raw"))
+      d += "decodebin ! ";
+    /* 20 ms frames: one RTP packet each. */
+    d += "audioconvert ! audioresample ! opusenc bitrate="
+         + std::to_string (bitrate_kbps * 1000) + " frame-size=20 ! ";
+  }
+  return d + "rtpopuspay pt=" + std::to_string (kAudioPt)
+         + " mtu=1200 ! fanoutsink name=ring capacity=512 channel=\"" + ring
+         + "\"";
+}
+
+static gboolean
+audio_pay_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
+{
+  auto *wm = static_cast<WebMount *> (data);
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ERROR: {
+    GError *err = nullptr;
+    gst_message_parse_error (msg, &err, nullptr);
+    GST_WARNING ("mount %s: WebRTC audio payloading failed: %s",
+                 wm->m->cfg.path.c_str (), err ? err->message : "?");
+    g_clear_error (&err);
+    break;
+  }
+  case GST_MESSAGE_LATENCY:
+    gst_bin_recalculate_latency (GST_BIN (wm->audio_pay));
+    break;
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* The mount's shared Opus payloading, started by the first WebRTC viewer
+ * that takes audio and kept, as the video's. */
+bool
+web_mount_ensure_audio_pay (WebOutput *w, WebMount *wm,
+                            std::string *why) noexcept
+{
+  if (wm->audio_pay)
+    return true;
+  std::string d;
+  try {
+    GstCaps *caps = wm->m->source->runner.get_audio_caps ();
+    d = audio_pay_desc (audio_channel (wm->m->source->channel), caps,
+                        wm->m->cfg.audio_bitrate, wm->audio_ring);
+    if (caps)
+      gst_caps_unref (caps);
+  } catch (...) {
+    *why = "out of memory";
+    return false;
+  }
+  GST_DEBUG ("mount %s: WebRTC audio: %s", wm->m->cfg.path.c_str (),
+             d.c_str ());
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch (d.c_str (), &err);
+  if (!p) {
+    *why = err ? err->message : "cannot build the audio payloading";
+    g_clear_error (&err);
+    return false;
+  }
+  g_clear_error (&err);
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
+  GstPad *rpad = gst_element_get_static_pad (ring, "sink");
+  gst_pad_add_probe (rpad,
+                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                     count_bytes_probe, wm, nullptr);
+  gst_object_unref (rpad);
+  gst_object_unref (ring);
+  GstBus *bus = gst_element_get_bus (p);
+  wm->audio_bus = gst_bus_create_watch (bus);
+  gst_object_unref (bus);
+  g_source_set_callback (wm->audio_bus, (GSourceFunc)audio_pay_bus_cb, wm,
+                         nullptr);
+  g_source_attach (wm->audio_bus, w->s->context);
+  wm->audio_pay = p;
+  if (gst_element_set_state (p, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE) {
+    *why = "the audio payloading pipeline does not start";
     return false;
   }
   return true;
@@ -371,6 +476,7 @@ web_output_start (FanoutServer *fs) noexcept
     auto wm = std::make_unique<WebMount> ();
     wm->m = m.get ();
     wm->ring = m->ring + ":webrtc";
+    wm->audio_ring = wm->ring + ":audio";
     wm->encoding = browser_encoding (m->codec);
     w->mounts.push_back (std::move (wm));
   }
@@ -405,6 +511,7 @@ web_output_mount_ready (WebOutput *w, const Mount *m) noexcept
   for (auto &wm : w->mounts)
     if (wm->m == m) {
       wm->ring = m->ring + ":webrtc";
+      wm->audio_ring = wm->ring + ":audio";
       wm->encoding = browser_encoding (m->codec);
     }
 }
@@ -436,6 +543,14 @@ web_output_stop (WebOutput *w) noexcept
     if (wm->pay) {
       gst_element_set_state (wm->pay, GST_STATE_NULL);
       gst_object_unref (wm->pay);
+    }
+    if (wm->audio_bus) {
+      g_source_destroy (wm->audio_bus);
+      g_source_unref (wm->audio_bus);
+    }
+    if (wm->audio_pay) {
+      gst_element_set_state (wm->audio_pay, GST_STATE_NULL);
+      gst_object_unref (wm->audio_pay);
     }
   }
   w->self.reset (); /* closures still posted find nothing */

@@ -372,6 +372,26 @@ watchdog_cb (gpointer data) noexcept
   return G_SOURCE_CONTINUE;
 }
 
+/* The candidates go in the first m-section, the transport of the BUNDLE
+ * group (max-bundle): with audio it is not the last one, and an inactive
+ * or rejected audio m-section should carry none. */
+static void
+answer_add_candidates (std::string &sdp, const Peer *p)
+{
+  std::string lines;
+  for (auto &c : p->candidates)
+    lines += "a=" + c + "\r\n";
+  if (p->gathered)
+    lines += "a=end-of-candidates\r\n";
+  size_t first = sdp.find ("\r\nm=");
+  size_t second = first == std::string::npos ? std::string::npos
+                                             : sdp.find ("\r\nm=", first + 2);
+  if (second == std::string::npos)
+    sdp += lines;
+  else
+    sdp.insert (second + 2, lines);
+}
+
 /* The answer with every local candidate gathered, as a WHEP 201. */
 static void
 peer_send_answer (WebOutput *w, const std::string &id) noexcept
@@ -389,19 +409,18 @@ peer_send_answer (WebOutput *w, const std::string &id) noexcept
   gst_webrtc_session_description_free (desc);
   std::string sdp = text;
   g_free (text);
-  /* One bundled m-line, the last one: its candidates go at the end. */
-  if (sdp.find ("a=candidate:") == std::string::npos) {
-    for (auto &c : p->candidates)
-      sdp += "a=" + c + "\r\n";
-    if (p->gathered)
-      sdp += "a=end-of-candidates\r\n";
-  }
+  if (sdp.find ("a=candidate:") == std::string::npos)
+    answer_add_candidates (sdp, p);
   std::string loc = p->wm->m->cfg.path + "/whep/" + p->id;
   peer_reply (p, SOUP_STATUS_CREATED, "application/sdp", sdp, loc.c_str ());
   peer_watch_rx (p);
-  if (!w->s->cfg.quiet)
-    g_printerr ("webrtc %s: viewer %s joined %s (PT %u)\n", p->address.c_str (),
-                p->id.c_str (), p->wm->m->cfg.path.c_str (), p->pt);
+  if (!w->s->cfg.quiet) {
+    std::string audio
+        = p->audio_pt ? ", audio Opus PT " + std::to_string (p->audio_pt) : "";
+    g_printerr ("webrtc %s: viewer %s joined %s (PT %u%s)\n",
+                p->address.c_str (), p->id.c_str (),
+                p->wm->m->cfg.path.c_str (), p->pt, audio.c_str ());
+  }
   /* The timer now watches ICE connect. */
   if (p->timer) {
     g_source_destroy (p->timer);
@@ -583,6 +602,80 @@ peer_setup_ice (WebOutput *w, Peer *p, SoupServerMessage *msg) noexcept
   g_object_unref (ice);
 }
 
+/* The offer's audio for @wm (issue 19): its first audio m-line's Opus
+ * payload when the mount has audio and the shared Opus payloading runs
+ * (started here), else 0: that viewer gets video only, and webrtcbin,
+ * which has no transceiver for that m-line, answers it inactive. */
+static guint
+peer_pick_audio (WebOutput *w, WebMount *wm, const GstSDPMessage *sdp,
+                 GstCaps **caps) noexcept
+{
+  *caps = nullptr;
+  if (!web_mount_has_audio (wm) || w->own_payloader)
+    return 0;
+  const GstSDPMedia *audio = nullptr;
+  for (guint i = 0; i < gst_sdp_message_medias_len (sdp) && !audio; i++) {
+    const GstSDPMedia *md = gst_sdp_message_get_media (sdp, i);
+    if (g_strcmp0 (gst_sdp_media_get_media (md), "audio") == 0)
+      audio = md;
+  }
+  guint pt = audio ? fanout_whep_pick_opus (audio, caps) : 0;
+  if (!pt)
+    return 0;
+  std::string why;
+  if (!web_mount_ensure_audio_pay (w, wm, &why)) {
+    GST_WARNING ("mount %s: no WebRTC audio: %s", wm->m->cfg.path.c_str (),
+                 why.c_str ());
+    gst_caps_replace (caps, nullptr);
+    return 0;
+  }
+  return pt;
+}
+
+/* The viewer's audio branch: its cursor on the shared Opus packets (clock
+ * timestamps, as the video's reader: lip sync), in its browser's PT. */
+static std::string
+peer_audio_desc (const WebMount *wm, const Peer *p)
+{
+  return " fanoutsrc name=asrc timestamp-mode=clock request-keyframe=false "
+         "channel=\""
+         + wm->audio_ring
+         + "\" ! capssetter name=acs caps=\"application/x-rtp,payload=(int)"
+         + std::to_string (p->audio_pt) + "\"";
+}
+
+/* As peer_link, for the audio: a sendonly audio transceiver in the
+ * browser's Opus payload type, requested after the video's. */
+static bool
+peer_link_audio (Peer *p) noexcept
+{
+  GstPadTemplate *templ = gst_element_get_pad_template (p->webrtc, "sink_%u");
+  GstPad *sink
+      = gst_element_request_pad (p->webrtc, templ, nullptr, p->audio_prefs);
+  GstWebRTCRTPTransceiver *trans = nullptr;
+  if (sink)
+    g_object_get (sink, "transceiver", &trans, nullptr);
+  if (trans) {
+    g_object_set (trans, "direction",
+                  GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+                  "codec-preferences", p->audio_prefs, nullptr);
+    gst_object_unref (trans);
+  }
+  GstElement *cs = gst_bin_get_by_name (GST_BIN (p->pipeline), "acs");
+  GstPad *src = gst_element_get_static_pad (cs, "src");
+  if (p->audio_pt != kAudioPt)
+    gst_pad_add_probe (src,
+                       (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                         | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                       pt_probe, GUINT_TO_POINTER (p->audio_pt), nullptr);
+  bool ok = sink && trans && gst_pad_link (src, sink) == GST_PAD_LINK_OK;
+  if (sink)
+    gst_object_unref (sink);
+  gst_object_unref (src);
+  gst_object_unref (cs);
+  return ok;
+}
+
 /* POST /PATH/whep. */
 void
 whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
@@ -679,6 +772,7 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
   p->pt = pt;
   p->prefs = prefs;
   p->address = client_address (msg);
+  p->audio_pt = peer_pick_audio (w, wm, sdp, &p->audio_prefs);
   std::string caps = "application/x-rtp,payload=(int)" + std::to_string (pt);
   /* An offer without level-asymmetry-allowed=1 keeps its
    * profile-level-id, and webrtcbin wants the stream to say the same. */
@@ -693,11 +787,16 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
    * late. A copy mount asks nobody: its viewer starts at that keyframe. */
   const bool encodes = !wm->m->encoder.desc.empty ();
   std::string d = std::string ("fanoutsrc name=src start-position=")
-                  + (encodes ? "latest" : "latest-keyframe") + " channel=\""
-                  + (w->own_payloader ? wm->m->ring : wm->ring) + "\" ! "
+                  + (encodes ? "latest" : "latest-keyframe") + " "
+                  + (web_mount_has_audio (wm) && !w->own_payloader
+                         ? "timestamp-mode=clock "
+                         : "")
+                  + "channel=\"" + (w->own_payloader ? wm->m->ring : wm->ring)
+                  + "\" ! "
                   + (w->own_payloader ? pay_desc (wm->encoding) + " ! " : "")
                   + "capssetter name=cs caps=\"" + caps
-                  + "\" webrtcbin name=webrtc bundle-policy=max-bundle";
+                  + "\" webrtcbin name=webrtc bundle-policy=max-bundle"
+                  + (p->audio_pt ? peer_audio_desc (wm, p) : "");
   GError *err = nullptr;
   GstElement *pipe = gst_parse_launch (d.c_str (), &err);
   g_clear_error (&err);
@@ -781,6 +880,11 @@ whep_post (WebOutput *w, WebMount *wm, SoupServerMessage *msg) noexcept
   if (!peer_link (p)) {
     gst_sdp_message_free (sdp);
     peer_remove (w, p->id, "cannot link the stream to webrtcbin");
+    return;
+  }
+  if (p->audio_pt && !peer_link_audio (p)) {
+    gst_sdp_message_free (sdp);
+    peer_remove (w, p->id, "cannot link the audio to webrtcbin");
     return;
   }
   if (gst_element_set_state (pipe, GST_STATE_PLAYING)

@@ -86,3 +86,36 @@ fanout_whep_pick_payload (const GstSDPMedia *media, const char *encoding_c,
   *caps = w;
   return best;
 }
+
+/* Opus is 48 kHz and, in SDP, always two channels (RFC 7587): any other
+ * clock rate is not Opus as browsers send it. */
+guint
+fanout_whep_pick_opus (const GstSDPMedia *media, GstCaps **caps)
+{
+  *caps = nullptr;
+  if (g_strcmp0 (gst_sdp_media_get_media (media), "audio") != 0
+      || gst_sdp_media_get_port (media) == 0
+      || gst_sdp_media_get_attribute_val (media, "sendonly")
+      || gst_sdp_media_get_attribute_val (media, "inactive"))
+    return 0; /* not audio, or not audio the offerer receives */
+  for (guint i = 0; i < gst_sdp_media_formats_len (media); i++) {
+    guint pt = (guint)atoi (gst_sdp_media_get_format (media, i));
+    GstCaps *c = gst_sdp_media_get_caps_from_media (media, (gint)pt);
+    if (!c)
+      continue;
+    GstStructure *st = gst_caps_get_structure (c, 0);
+    const char *enc = gst_structure_get_string (st, "encoding-name");
+    gint rate = 0;
+    if (enc && g_ascii_strcasecmp (enc, "OPUS") == 0
+        && gst_structure_get_int (st, "clock-rate", &rate) && rate == 48000) {
+      c = gst_caps_make_writable (c);
+      st = gst_caps_get_structure (c, 0);
+      gst_structure_set_name (st, "application/x-rtp"); /* SDP: x-unknown */
+      gst_structure_set (st, "media", G_TYPE_STRING, "audio", nullptr);
+      *caps = c;
+      return pt;
+    }
+    gst_caps_unref (c);
+  }
+  return 0;
+}

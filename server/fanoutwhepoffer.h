@@ -32,4 +32,13 @@ G_BEGIN_DECLS
 guint fanout_whep_pick_payload (const GstSDPMedia *media, const char *encoding,
                                 GstCaps **caps, gchar **plid);
 
+/* The payload type in @media (an offer's audio m-line) for Opus (what
+ * browsers and webrtcbin write as opus/48000/2, whatever the case, the
+ * channels' count left out or not): the first such payload. *caps gets its
+ * caps as webrtcbin reads them (application/x-rtp, media=audio), for the
+ * audio transceiver's codec-preferences. Returns 0 (and NULL caps) when
+ * @media is not audio, is rejected (port 0), is sendonly or inactive (the
+ * offerer receives nothing there), or has no Opus payload. */
+guint fanout_whep_pick_opus (const GstSDPMedia *media, GstCaps **caps);
+
 G_END_DECLS

@@ -61,7 +61,11 @@ struct Peer {
   SoupServerMessage *msg = nullptr; /* paused POST awaiting the answer (ref) */
   guint pt = 96;
   GstCaps *prefs = nullptr; /* the offer's caps for pt */
-  ~Peer () { gst_caps_replace (&prefs, nullptr); }
+  ~Peer ()
+  {
+    gst_caps_replace (&prefs, nullptr);
+    gst_caps_replace (&audio_prefs, nullptr);
+  }
   /* Local ICE candidates gathered so far ("candidate:..."): webrtcbin
    * 1.22 leaves them out of local-description. */
   std::vector<std::string> candidates;
@@ -73,6 +77,11 @@ struct Peer {
   std::atomic<gint64> last_rx_us{ 0 };
   bool held = false; /* holds the mount's encoder (mount_hold_encoder) */
   std::string address;
+  /* Its audio (issue 19): the offer's Opus payload type, 0 for video only
+   * (no audio m-line with Opus, or a mount without audio), and that
+   * payload's caps (the audio transceiver's codec-preferences). */
+  guint audio_pt = 0;
+  GstCaps *audio_prefs = nullptr;
 };
 
 struct WebMount {
@@ -86,6 +95,12 @@ struct WebMount {
   /* WebRTC viewers: written on the main context, read by /stats from any
    * thread: a counter, relaxed. */
   std::atomic<guint> viewers{ 0 };
+  /* Its audio for WebRTC viewers (issue 19): the shared Opus payloading
+   * (web_mount_ensure_audio_pay, owned), its ring (RING:webrtc:audio) and
+   * its bus watch. audio_pay == nullptr: not started yet. */
+  std::string audio_ring;
+  GstElement *audio_pay = nullptr;
+  GSource *audio_bus = nullptr;
 };
 
 struct WebOutput {
@@ -119,6 +134,21 @@ bool web_mount_ensure_pay (WebOutput *w, WebMount *wm,
 WebMount *find_web_mount (WebOutput *w, const std::string &path) noexcept;
 /* The payloader (and parser) of @encoding's shared payloading. */
 std::string pay_desc (const std::string &encoding);
+/* The payload type of the shared Opus packets (each viewer's copies are
+ * rewritten to its browser's, as the video's). */
+static const guint kAudioPt = 111;
+/* Whether WebRTC viewers of @wm get audio: its mount serves some (not
+ * audio=off, the source carries audio). */
+bool web_mount_has_audio (const WebMount *wm) noexcept;
+/* The shared Opus payloading of a mount whose source's audio has @caps:
+ * Opus passed through, anything else decoded (unless raw) and encoded to
+ * Opus at @bitrate_kbps, into @ring. Pure string. */
+std::string audio_pay_desc (const std::string &channel, const GstCaps *caps,
+                            guint bitrate_kbps, const std::string &ring);
+/* The mount's shared Opus payloading, started by its first WebRTC viewer
+ * whose offer takes audio. */
+bool web_mount_ensure_audio_pay (WebOutput *w, WebMount *wm,
+                                 std::string *why) noexcept;
 
 /* fanoutwhepeer.cpp */
 void reply_text (SoupServerMessage *msg, guint status,

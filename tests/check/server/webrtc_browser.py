@@ -13,7 +13,13 @@
 #  4. DELETE of a session ends it; its answer's UDP candidates are in the
 #     --webrtc-ports range;
 #  5. with --user, the browser outputs ask for the RTSP users (as /metrics
-#     and /stats do).
+#     and /stats do);
+#  6. audio (issue 19): the mount's source has a tone; each player's
+#     getStats() has an inbound-rtp audio stream (Opus) whose packets and
+#     samples rise, with a level above silence; the answer to an offer with
+#     audio sends Opus in the offer's PT; mounts without audio (audio=off,
+#     or a source without any) answer the offer's audio m-line inactive and
+#     play video only.
 # Exit 77 (skipped) with one line saying why when it cannot run here.
 import json
 import os
@@ -71,6 +77,101 @@ def wait_frames(b, tabs, base, want, deadline, what):
         time.sleep(0.5)
 
 
+# The first player's inbound-rtp streams by kind (null: no such stream).
+STATS_JS = """(async () => {
+    const v = document.querySelector('video[data-whep]');
+    if (!v || !v.whepPc) return {};
+    const out = {};
+    (await v.whepPc.getStats()).forEach((r) => {
+      if (r.type !== 'inbound-rtp') return;
+      out[r.kind] = {packets: r.packetsReceived || 0,
+                     samples: r.totalSamplesReceived || 0,
+                     level: r.audioLevel || 0,
+                     energy: r.totalAudioEnergy || 0,
+                     frames: r.framesDecoded || 0,
+                     codec: r.codecId || ''};
+    });
+    return out; })()"""
+
+# An offer with a video and an audio recvonly transceiver (as the page's).
+AV_OFFER_JS = """(async () => {
+    const pc = new RTCPeerConnection();
+    pc.addTransceiver('video', {direction: 'recvonly'});
+    pc.addTransceiver('audio', {direction: 'recvonly'});
+    const o = await pc.createOffer(); pc.close(); return o.sdp; })()"""
+
+
+# A viewer whose offer has audio first and Opus in PT 100 (not Chromium's
+# 111, which the shared packets carry): its copies are rewritten. Returns
+# [status, {kind: [packets, samples or frames, PT]}].
+MUNGED_JS = """(async () => {
+    const pc = new RTCPeerConnection();
+    pc.addTransceiver('audio', {direction: 'recvonly'});
+    pc.addTransceiver('video', {direction: 'recvonly'});
+    const o = await pc.createOffer();
+    const sdp = o.sdp.replace(/^(m=audio \\S+ \\S+ )111 /m, '$1100 ')
+                     .replace(/a=(rtpmap|fmtp|rtcp-fb):111 /g, 'a=$1:100 ');
+    await pc.setLocalDescription({type: 'offer', sdp});
+    await new Promise((done) => {
+      if (pc.iceGatheringState === 'complete') return done();
+      pc.addEventListener('icegatheringstatechange', () => {
+        if (pc.iceGatheringState === 'complete') done(); });
+      setTimeout(done, 2000); });
+    const res = await fetch('/live/whep', {method: 'POST',
+      headers: {'Content-Type': 'application/sdp'},
+      body: pc.localDescription.sdp});
+    const answer = await res.text();
+    if (res.status !== 201) return [res.status, answer];
+    await pc.setRemoteDescription({type: 'answer', sdp: answer});
+    await new Promise((r) => setTimeout(r, 3000));
+    const out = {};
+    const st = await pc.getStats();
+    st.forEach((r) => { if (r.type === 'inbound-rtp')
+      out[r.kind] = [r.packetsReceived,
+                     r.totalSamplesReceived || r.framesDecoded,
+                     (st.get(r.codecId) || {}).payloadType]; });
+    await fetch(res.headers.get('Location'), {method: 'DELETE'});
+    pc.close();
+    return [201, out]; })()"""
+
+
+def sections(sdp):
+    """The m-sections of @sdp: a list of lists of lines."""
+    out = []
+    for line in sdp.splitlines():
+        if line.startswith('m='):
+            out.append([])
+        if out:
+            out[-1].append(line)
+    return out
+
+
+def wait_audio(b, tabs, want, deadline, what):
+    """Every tab's first player: audio packets >= @want, samples decoded."""
+    while True:
+        st = [b.evaluate(t, STATS_JS).get('audio') for t in tabs]
+        if all(a and a['packets'] >= want and a['samples'] > 0 for a in st):
+            log(what, 'audio', st)
+            return st
+        if time.monotonic() > deadline:
+            raise AssertionError('%s: audio %s, wanted %d packets with '
+                                 'samples' % (what, st, want))
+        time.sleep(0.5)
+
+
+# The RMS of 1 s of the first player's audio through WebAudio (Chromium's
+# getStats() audioLevel stays 0 for a muted element; the tone is there).
+RMS_JS = """(async () => {
+    const v = document.querySelector('video[data-whep]');
+    const ctx = new AudioContext(); await ctx.resume();
+    const an = ctx.createAnalyser();
+    ctx.createMediaStreamSource(v.srcObject).connect(an);
+    await new Promise((r) => setTimeout(r, 1000));
+    const d = new Float32Array(an.fftSize); an.getFloatTimeDomainData(d);
+    let s = 0; for (const x of d) s += x * x;
+    ctx.close(); return Math.sqrt(s / d.length); })()"""
+
+
 def main():
     global SRV
     exe = browser.find_chromium()
@@ -82,7 +183,7 @@ def main():
     except ImportError:
         netns.skip(NAME, 'no PIL (python3-pil) to check the screenshot')
     SRV = netns.Server(NAME, [
-        '--source', 'cam=test:640x360@30', '--mount', '/live=cam',
+        '--source', 'cam=test:640x360@30+tone', '--mount', '/live=cam',
         '--mount', '/mjpeg=cam,codec=mjpeg', '--webrtc-ports', '40000-40400'])
     HTTP = SRV.base
     browsers = []
@@ -98,6 +199,45 @@ def main():
         base = wait_frames(b, tabs, [0] * VIEWERS, FRAMES,
                            time.monotonic() + 40, 'eight viewers')
         assert mount_stats()['webrtc_viewers'] == VIEWERS, mount_stats()
+
+        # 6. ... and their audio: Opus, rising.
+        first = wait_audio(b, tabs, 100, time.monotonic() + 20,
+                           'eight viewers')
+        time.sleep(2)
+        again = [b.evaluate(t, STATS_JS)['audio'] for t in tabs]
+        for a0, a1 in zip(first, again):
+            assert a1['packets'] > a0['packets'], (a0, a1)
+            assert a1['samples'] > a0['samples'], (a0, a1)
+        log('audio rising over 2 s: packets +%s samples +%s' % (
+            [a1['packets'] - a0['packets'] for a0, a1 in zip(first, again)],
+            [a1['samples'] - a0['samples'] for a0, a1 in zip(first, again)]))
+        rms = b.evaluate(tabs[0], RMS_JS)
+        log('audio RMS (WebAudio) %.3f, getStats audioLevel %s' % (
+            rms, [a['level'] for a in again]))
+        assert rms > 0.01, 'the tone is silent: RMS %f' % rms
+        av_offer = b.evaluate(tabs[0], AV_OFFER_JS)
+        st, body, hdrs = http('POST', '/live/whep', av_offer.encode(),
+                              'application/sdp')
+        assert st == 201, (st, body)
+        offer_audio = [m for m in sections(av_offer)
+                       if m[0].startswith('m=audio')][0]
+        opus_pt = [l.split()[0].split(':')[1] for l in offer_audio
+                   if l.lower().startswith('a=rtpmap:')
+                   and 'opus/48000' in l.lower()][0]
+        answer_audio = [m for m in sections(body)
+                        if m[0].startswith('m=audio')][0]
+        log('answer audio m-line:', answer_audio[0])
+        assert answer_audio[0].split()[1] != '0', answer_audio
+        assert answer_audio[0].split()[3:] == [opus_pt], (opus_pt,
+                                                           answer_audio)
+        assert 'a=sendonly' in answer_audio, answer_audio
+        assert http('DELETE', hdrs['Location'])[0] == 200
+        st, kinds = b.evaluate(tabs[0], MUNGED_JS, timeout=30)
+        log('audio first, Opus in PT 100:', st, kinds)
+        assert st == 201, kinds
+        assert kinds['audio'][0] >= 100 and kinds['audio'][1] > 0, kinds
+        assert kinds['audio'][2] == 100, kinds
+        assert kinds['video'][1] > 0, kinds
 
         # 2. Bad offers, each refused clearly, while the eight play.
         st, body, _ = http('POST', '/live/whep', b'hello', 'application/sdp')
@@ -181,6 +321,7 @@ def main():
             br.close()
         SRV.stop()
     auth_checks(exe, offer)
+    no_audio_checks(exe, av_offer)
     log('PASS')
 
 
@@ -211,6 +352,56 @@ def auth_checks(exe, offer):
         assert srv.http('DELETE', hdrs['Location'], headers=good)[0] == 200
         log('auth: 401 without the RTSP users\' credentials, 201 with')
     finally:
+        srv.stop()
+
+
+def no_audio_checks(exe, av_offer):
+    """Mounts without audio (audio=off on a source with a tone, a source
+    without audio): the offer's audio m-line is answered inactive (no
+    SSRC, no candidate), the page's players, which offer audio too, play
+    video only."""
+    srv = netns.Server(NAME, ['--source', 'cam=test:320x180@15+tone',
+                              '--source', 'plain=test:320x180@15',
+                              '--mount', '/off=cam,audio=off',
+                              '--mount', '/plain=plain'],
+                       http_port=8082, rtsp_port=8556)
+    br = None
+    try:
+        for path in ('/off', '/plain'):
+            st, body, hdrs = srv.http('POST', path + '/whep',
+                                      av_offer.encode(), 'application/sdp')
+            assert st == 201, (path, st, body)
+            secs = sections(body)
+            audio = [m for m in secs if m[0].startswith('m=audio')]
+            video = [m for m in secs if m[0].startswith('m=video')]
+            # webrtcbin 1.22 answers inactive (JSEP: rejected or inactive)
+            assert audio and (audio[0][0].split()[1] == '0'
+                              or 'a=inactive' in audio[0]), (path, body)
+            assert not any(l.startswith(('a=ssrc', 'a=candidate'))
+                           for l in audio[0]), (path, body)
+            assert video and video[0][0].split()[1] != '0', (path, body)
+            assert srv.http('DELETE', hdrs['Location'])[0] == 200
+        log('no audio: the offer\'s audio m-line answered inactive')
+        br = browser.Browser(exe, os.path.join(OUT, NAME + '-chrome.log'))
+        tab = br.open_tab(srv.base + '/')
+        js = ("Array.from(document.querySelectorAll('video[data-whep]'))"
+              ".map(v => [+(v.dataset.frames || 0), v.dataset.error || ''])")
+        deadline = time.monotonic() + 30
+        while True:
+            r = br.evaluate(tab, js)
+            if any(e for _, e in r):
+                raise AssertionError('player error: %s' % r)
+            if len(r) == 2 and all(n >= 30 for n, _ in r):
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError('no audio: frames %s' % r)
+            time.sleep(0.5)
+        kinds = br.evaluate(tab, STATS_JS)
+        assert 'video' in kinds and 'audio' not in kinds, kinds
+        log('no audio: both players decode video only', r, kinds)
+    finally:
+        if br:
+            br.close()
         srv.stop()
 
 
