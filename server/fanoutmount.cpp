@@ -463,8 +463,14 @@ source_stop_linger (Source &s) noexcept
 static void
 source_used (Source *s) noexcept
 {
-  if (s->users.fetch_add (1, std::memory_order_relaxed) == 0 && s->on_demand)
-    g_main_context_invoke (s->runner.env->context, source_open_cb, s);
+  if (s->users.fetch_add (1, std::memory_order_relaxed) == 0 && s->on_demand) {
+    /* Always dispatched, never run here (g_main_context_invoke may acquire
+     * the context from this thread: GLib 2.74 asserted on it in a test). */
+    GSource *idle = g_idle_source_new ();
+    g_source_set_callback (idle, source_open_cb, s, nullptr);
+    g_source_attach (idle, s->runner.env->context);
+    g_source_unref (idle);
+  }
 }
 
 /* ------------------------------------------------------------------ */

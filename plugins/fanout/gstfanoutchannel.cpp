@@ -77,12 +77,12 @@ struct Channel::State {
   /* The writer's clock (a reference, owned here) and base time, a seqlock:
    * written under Registry::lock only (one writer of the seqlock at a
    * time), read by readers without a lock. clock_seq is odd while a
-   * publication is under way. Orders: the writer stores clock_seq odd
-   * (relaxed), a release fence, the fields (relaxed), clock_seq even
-   * (release); a reader loads clock_seq (acquire), the fields (relaxed),
-   * an acquire fence, clock_seq again (relaxed), and uses the fields only
-   * when both loads are equal and even (the usual C++ seqlock: every field
-   * is atomic, so a torn read is discarded, never a data race). */
+   * publication is under way. The writer stores clock_seq odd, the
+   * fields, clock_seq even; a reader loads clock_seq, the fields,
+   * clock_seq again, and uses the fields only when both loads are equal
+   * and even. Every access is seq_cst (publications are rare, reads happen
+   * at a resync, not per buffer), so no fence is needed; every field is
+   * atomic, so a torn read is discarded, never a data race. */
   std::atomic<guint64> clock_seq{ 0 };
   std::atomic<GstClock *> clock{ nullptr };
   std::atomic<guint64> base_time{ GST_CLOCK_TIME_NONE };
@@ -92,11 +92,10 @@ struct Channel::State {
   GstClock *publish_clock (GstClock *c, GstClockTime base) noexcept
   {
     const guint64 s = clock_seq.load (std::memory_order_relaxed);
-    clock_seq.store (s + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence (std::memory_order_release);
-    GstClock *old = clock.exchange (c, std::memory_order_relaxed);
-    base_time.store (base, std::memory_order_relaxed);
-    clock_seq.store (s + 2, std::memory_order_release);
+    clock_seq.store (s + 1, std::memory_order_seq_cst);
+    GstClock *old = clock.exchange (c, std::memory_order_seq_cst);
+    base_time.store (base, std::memory_order_seq_cst);
+    clock_seq.store (s + 2, std::memory_order_seq_cst);
     return old;
   }
 
@@ -315,15 +314,15 @@ Channel::writer_clock (const GstClock **clock,
   /* a publication is a few stores under the registry lock: retry a few
    * times rather than report "none" for a torn read */
   for (int tries = 0; tries < 64; tries++) {
-    /* acquire: pairs with the release store ending a publication */
-    const guint64 s1 = st_->clock_seq.load (std::memory_order_acquire);
+    /* seq_cst throughout (no fences: ThreadSanitizer does not model
+     * them): the field loads fall between the two loads of clock_seq in
+     * the single total order, so a publication in between is seen */
+    const guint64 s1 = st_->clock_seq.load (std::memory_order_seq_cst);
     if (s1 & 1)
       continue;
-    GstClock *c = st_->clock.load (std::memory_order_relaxed);
-    GstClockTime b = st_->base_time.load (std::memory_order_relaxed);
-    /* acquire fence: the field loads above come before the re-check */
-    std::atomic_thread_fence (std::memory_order_acquire);
-    if (st_->clock_seq.load (std::memory_order_relaxed) != s1)
+    GstClock *c = st_->clock.load (std::memory_order_seq_cst);
+    GstClockTime b = st_->base_time.load (std::memory_order_seq_cst);
+    if (st_->clock_seq.load (std::memory_order_seq_cst) != s1)
       continue;
     if (!c || !GST_CLOCK_TIME_IS_VALID (b))
       return false;

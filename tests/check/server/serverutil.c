@@ -35,6 +35,13 @@ server_thread (gpointer data)
   return NULL;
 }
 
+static gboolean
+mark_running_cb (gpointer data)
+{
+  g_atomic_int_set ((gint *)data, 1);
+  return G_SOURCE_REMOVE;
+}
+
 TestServer *
 test_server_try_start (const gchar *const *args, GError **error)
 {
@@ -66,6 +73,18 @@ test_server_try_start (const gchar *const *args, GError **error)
     return NULL;
   }
   ts->thread = g_thread_new ("test-server", server_thread, ts);
+  /* Back once the server thread owns and runs its context: a caller's
+   * getter (run_on_context) acquiring the idle context before it would
+   * make its push_thread_default fail (a GLib critical). */
+  {
+    gint running = 0;
+    GSource *s = g_idle_source_new ();
+    g_source_set_callback (s, mark_running_cb, &running, NULL);
+    g_source_attach (s, ts->context);
+    g_source_unref (s);
+    while (!g_atomic_int_get (&running))
+      g_usleep (1000);
+  }
   return ts;
 }
 
