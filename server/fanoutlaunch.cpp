@@ -483,12 +483,21 @@ audio_media_desc (const MountConfig &c, const std::string &channel,
                  c.path.c_str ());
     return "";
   }
-  if (!g_str_equal (name, "audio/x-raw"))
-    d += "decodebin ! ";
+  return d + opus_encode_chain (caps, c.audio_bitrate)
+         + " ! rtpopuspay name=pay1 pt=97";
+}
+
+std::string
+opus_encode_chain (const GstCaps *caps, guint kbps)
+{
+  const GstStructure *st = caps && gst_caps_get_size (caps) > 0
+                               ? gst_caps_get_structure (caps, 0)
+                               : nullptr;
+  bool raw = st && gst_structure_has_name (st, "audio/x-raw");
   /* 20 ms frames: one RTP packet each. */
-  return d + "audioconvert ! audioresample ! opusenc bitrate="
-         + std::to_string (c.audio_bitrate * 1000)
-         + " frame-size=20 ! rtpopuspay name=pay1 pt=97";
+  return std::string (raw ? "" : "decodebin ! ")
+         + "audioconvert ! audioresample ! opusenc bitrate="
+         + std::to_string (kbps * 1000) + " frame-size=20";
 }
 
 std::string

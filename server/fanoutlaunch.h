@@ -92,6 +92,9 @@ std::string encoder_desc (const MountConfig &c, Codec codec,
  * USAGE or MISSING error when it cannot be served. May throw (strings). */
 std::string audio_media_desc (const MountConfig &c, const std::string &channel,
                               const GstCaps *caps, GError **error);
+/* Audio of caps @caps (decoded unless raw) to Opus at @kbps, 20 ms frames:
+ * a chain for a description (no leading or trailing "!"). */
+std::string opus_encode_chain (const GstCaps *caps, guint kbps);
 /* A mount's media: reads @ring and payloads @codec (pay0), then @audio
  * (audio_media_desc, or "": video only). Isolated clients start on the
  * newest keyframe: RTP-Info names it. */

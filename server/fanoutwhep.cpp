@@ -120,28 +120,6 @@ browser_encoding (Codec c) noexcept
 }
 
 static gboolean
-pay_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
-{
-  auto *wm = static_cast<WebMount *> (data);
-  switch (GST_MESSAGE_TYPE (msg)) {
-  case GST_MESSAGE_ERROR: {
-    GError *err = nullptr;
-    gst_message_parse_error (msg, &err, nullptr);
-    GST_WARNING ("mount %s: WebRTC payloading failed: %s",
-                 wm->m->cfg.path.c_str (), err ? err->message : "?");
-    g_clear_error (&err);
-    break;
-  }
-  case GST_MESSAGE_LATENCY:
-    gst_bin_recalculate_latency (GST_BIN (wm->pay));
-    break;
-  default:
-    break;
-  }
-  return G_SOURCE_CONTINUE;
-}
-
-static gboolean
 add_buffer_size (GstBuffer **buf, guint, gpointer data) noexcept
 {
   *static_cast<gsize *> (data) += gst_buffer_get_size (*buf);
@@ -160,6 +138,83 @@ count_bytes_probe (GstPad *, GstPadProbeInfo *info, gpointer data) noexcept
   static_cast<WebMount *> (data)->bytes.fetch_add (
       n, std::memory_order_relaxed); /* counter */
   return GST_PAD_PROBE_OK;
+}
+
+/* The bus of a mount's shared payloading (video or audio: the pipeline is
+ * named for what it payloads). */
+static gboolean
+pay_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
+{
+  auto *wm = static_cast<WebMount *> (data);
+  GstObject *top = GST_MESSAGE_SRC (msg)
+                       ? GST_OBJECT (gst_object_ref (GST_MESSAGE_SRC (msg)))
+                       : nullptr;
+  while (top) {
+    GstObject *up = gst_object_get_parent (top);
+    if (!up)
+      break;
+    gst_object_unref (top);
+    top = up;
+  }
+  switch (GST_MESSAGE_TYPE (msg)) {
+  case GST_MESSAGE_ERROR: {
+    GError *err = nullptr;
+    gst_message_parse_error (msg, &err, nullptr);
+    GST_WARNING ("mount %s: %s failed: %s", wm->m->cfg.path.c_str (),
+                 top ? GST_OBJECT_NAME (top) : "WebRTC payloading",
+                 err ? err->message : "?");
+    g_clear_error (&err);
+    break;
+  }
+  case GST_MESSAGE_LATENCY:
+    if (top && GST_IS_BIN (top))
+      gst_bin_recalculate_latency (GST_BIN (top));
+    break;
+  default:
+    break;
+  }
+  if (top)
+    gst_object_unref (top);
+  return G_SOURCE_CONTINUE;
+}
+
+/* Builds and starts a shared payloading of @wm from @d (its writer named
+ * "ring", its bytes counted), named @name, its bus watched on the server
+ * context. Server context. */
+static bool
+start_payloading (WebOutput *w, WebMount *wm, const std::string &d,
+                  const char *name, GstElement **pay, GSource **bus_source,
+                  std::string *why)
+{
+  GError *err = nullptr;
+  GstElement *p = gst_parse_launch (d.c_str (), &err);
+  if (!p) {
+    *why = err ? err->message : std::string ("cannot build the ") + name;
+    g_clear_error (&err);
+    return false;
+  }
+  g_clear_error (&err);
+  gst_object_set_name (GST_OBJECT (p), name);
+  GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
+  GstPad *rpad = gst_element_get_static_pad (ring, "sink");
+  gst_pad_add_probe (rpad,
+                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
+                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                     count_bytes_probe, wm, nullptr);
+  gst_object_unref (rpad);
+  gst_object_unref (ring);
+  GstBus *bus = gst_element_get_bus (p);
+  *bus_source = gst_bus_create_watch (bus);
+  gst_object_unref (bus);
+  g_source_set_callback (*bus_source, (GSourceFunc)pay_bus_cb, wm, nullptr);
+  g_source_attach (*bus_source, w->s->context);
+  *pay = p;
+  if (gst_element_set_state (p, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE) {
+    *why = std::string ("the ") + name + " pipeline does not start";
+    return false;
+  }
+  return true;
 }
 
 std::string
@@ -185,34 +240,8 @@ web_mount_ensure_pay (WebOutput *w, WebMount *wm, std::string *why) noexcept
                   + "channel=\"" + wm->m->ring + "\" ! " + pay
                   + " ! fanoutsink name=ring capacity=512 channel=\"" + wm->ring
                   + "\"";
-  GError *err = nullptr;
-  GstElement *p = gst_parse_launch (d.c_str (), &err);
-  if (!p) {
-    *why = err ? err->message : "cannot build the payloading";
-    g_clear_error (&err);
-    return false;
-  }
-  g_clear_error (&err);
-  GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
-  GstPad *rpad = gst_element_get_static_pad (ring, "sink");
-  gst_pad_add_probe (rpad,
-                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
-                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-                     count_bytes_probe, wm, nullptr);
-  gst_object_unref (rpad);
-  gst_object_unref (ring);
-  GstBus *bus = gst_element_get_bus (p);
-  wm->bus = gst_bus_create_watch (bus);
-  gst_object_unref (bus);
-  g_source_set_callback (wm->bus, (GSourceFunc)pay_bus_cb, wm, nullptr);
-  g_source_attach (wm->bus, w->s->context);
-  wm->pay = p;
-  if (gst_element_set_state (p, GST_STATE_PLAYING)
-      == GST_STATE_CHANGE_FAILURE) {
-    *why = "the payloading pipeline does not start";
-    return false;
-  }
-  return true;
+  return start_payloading (w, wm, d, "WebRTC payloading", &wm->pay, &wm->bus,
+                           why);
 }
 
 bool
@@ -230,38 +259,11 @@ audio_pay_desc (const std::string &channel, const GstCaps *caps,
                                : nullptr;
   const char *name = st ? gst_structure_get_name (st) : "";
   std::string d = reader_desc (channel, "asrc", true) + " ! ";
-  if (!g_str_equal (name, "audio/x-opus")) {
-    if (!g_str_equal (name, "audio/x-raw"))
-      d += "decodebin ! ";
-    /* 20 ms frames: one RTP packet each. */
-    d += "audioconvert ! audioresample ! opusenc bitrate="
-         + std::to_string (bitrate_kbps * 1000) + " frame-size=20 ! ";
-  }
+  if (!g_str_equal (name, "audio/x-opus"))
+    d += opus_encode_chain (caps, bitrate_kbps) + " ! ";
   return d + "rtpopuspay pt=" + std::to_string (kAudioPt)
          + " mtu=1200 ! fanoutsink name=ring capacity=512 channel=\"" + ring
          + "\"";
-}
-
-static gboolean
-audio_pay_bus_cb (GstBus *, GstMessage *msg, gpointer data) noexcept
-{
-  auto *wm = static_cast<WebMount *> (data);
-  switch (GST_MESSAGE_TYPE (msg)) {
-  case GST_MESSAGE_ERROR: {
-    GError *err = nullptr;
-    gst_message_parse_error (msg, &err, nullptr);
-    GST_WARNING ("mount %s: WebRTC audio payloading failed: %s",
-                 wm->m->cfg.path.c_str (), err ? err->message : "?");
-    g_clear_error (&err);
-    break;
-  }
-  case GST_MESSAGE_LATENCY:
-    gst_bin_recalculate_latency (GST_BIN (wm->audio_pay));
-    break;
-  default:
-    break;
-  }
-  return G_SOURCE_CONTINUE;
 }
 
 /* The mount's shared Opus payloading, started by the first WebRTC viewer
@@ -285,35 +287,8 @@ web_mount_ensure_audio_pay (WebOutput *w, WebMount *wm,
   }
   GST_DEBUG ("mount %s: WebRTC audio: %s", wm->m->cfg.path.c_str (),
              d.c_str ());
-  GError *err = nullptr;
-  GstElement *p = gst_parse_launch (d.c_str (), &err);
-  if (!p) {
-    *why = err ? err->message : "cannot build the audio payloading";
-    g_clear_error (&err);
-    return false;
-  }
-  g_clear_error (&err);
-  GstElement *ring = gst_bin_get_by_name (GST_BIN (p), "ring");
-  GstPad *rpad = gst_element_get_static_pad (ring, "sink");
-  gst_pad_add_probe (rpad,
-                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER
-                                       | GST_PAD_PROBE_TYPE_BUFFER_LIST),
-                     count_bytes_probe, wm, nullptr);
-  gst_object_unref (rpad);
-  gst_object_unref (ring);
-  GstBus *bus = gst_element_get_bus (p);
-  wm->audio_bus = gst_bus_create_watch (bus);
-  gst_object_unref (bus);
-  g_source_set_callback (wm->audio_bus, (GSourceFunc)audio_pay_bus_cb, wm,
-                         nullptr);
-  g_source_attach (wm->audio_bus, w->s->context);
-  wm->audio_pay = p;
-  if (gst_element_set_state (p, GST_STATE_PLAYING)
-      == GST_STATE_CHANGE_FAILURE) {
-    *why = "the audio payloading pipeline does not start";
-    return false;
-  }
-  return true;
+  return start_payloading (w, wm, d, "WebRTC audio payloading", &wm->audio_pay,
+                           &wm->audio_bus, why);
 }
 
 WebMount *
